@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// AuthType says how a principal authenticated.
+type AuthType string
+
+// Authentication types, as carried in the authorizer context.
+const (
+	AuthJWT      AuthType = "jwt"
+	AuthAPIToken AuthType = "api_token"
+)
+
+// Principal is who made a request, as the authorizer hands it downstream.
+type Principal struct {
+	Username  string
+	Groups    []string
+	AuthType  AuthType
+	TokenUUID string // set when an API token was used
+	IsAdmin   bool
+	IsAPIUser bool
+}
+
+// Groups names the groups that carry meaning for authorization.
+type Groups struct {
+	Admin string // ADMIN_GROUP: may manage every token and use every model
+	User  string // USER_GROUP: if set, a JWT principal must be in it (or Admin/API)
+	API   string // API_GROUP: may create and manage their own token
+}
+
+// Roles returns whether a member of groups is an admin and an API user.
+// An admin is also an API user. Empty group names never match.
+func (g Groups) Roles(groups []string) (isAdmin, isAPIUser bool) {
+	isAdmin = g.Admin != "" && slices.Contains(groups, g.Admin)
+	isAPIUser = isAdmin || (g.API != "" && slices.Contains(groups, g.API))
+	return isAdmin, isAPIUser
+}
+
+// Keys of the authorizer context. API Gateway passes these to the function
+// as requestContext.authorizer.<key>.
+const (
+	CtxUsername  = "username"
+	CtxGroups    = "groups" // JSON array as a string: the context holds only scalars
+	CtxAuthType  = "authType"
+	CtxTokenUUID = "tokenUUID"
+	CtxIsAdmin   = "isAdmin"
+	CtxIsAPIUser = "isApiUser"
+)
+
+// Context encodes p as an authorizer context (string, number and boolean
+// values only, as API Gateway requires).
+func (p Principal) Context() map[string]interface{} {
+	groups := p.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	g, _ := json.Marshal(groups) // a []string always marshals
+	m := map[string]interface{}{
+		CtxUsername:  p.Username,
+		CtxGroups:    string(g),
+		CtxAuthType:  string(p.AuthType),
+		CtxIsAdmin:   p.IsAdmin,
+		CtxIsAPIUser: p.IsAPIUser,
+	}
+	if p.TokenUUID != "" {
+		m[CtxTokenUUID] = p.TokenUUID
+	}
+	return m
+}
+
+// PrincipalFromContext decodes an authorizer context. Booleans may arrive as
+// JSON booleans or as strings, depending on how API Gateway serialised them.
+// A context without a username is an error: the function must not run
+// without an authenticated caller.
+func PrincipalFromContext(m map[string]interface{}) (Principal, error) {
+	var p Principal
+	u, _ := m[CtxUsername].(string)
+	if u == "" {
+		return p, fmt.Errorf("authorizer context has no username")
+	}
+	p.Username = u
+	if s, ok := m[CtxGroups].(string); ok && s != "" {
+		if err := json.Unmarshal([]byte(s), &p.Groups); err != nil {
+			return Principal{}, fmt.Errorf("authorizer context groups: %w", err)
+		}
+	}
+	if p.Groups == nil {
+		p.Groups = []string{}
+	}
+	at, _ := m[CtxAuthType].(string)
+	p.AuthType = AuthType(at)
+	p.TokenUUID, _ = m[CtxTokenUUID].(string)
+	p.IsAdmin = ctxBool(m[CtxIsAdmin])
+	p.IsAPIUser = ctxBool(m[CtxIsAPIUser])
+	return p, nil
+}
+
+func ctxBool(v interface{}) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		ok, _ := strconv.ParseBool(b)
+		return ok
+	}
+	return false
+}

@@ -1,0 +1,147 @@
+// Package config reads the environment every binary shares. The variable
+// names are spelled here once; the Lambda functions, the local stack, the
+// tests and the CDK app (which sets them) all use these constants.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/llmgw/apitokens/pkg/auth"
+)
+
+// Environment variable names.
+const (
+	EnvTableName           = "TOKEN_TABLE_NAME"
+	EnvAuthority           = "AUTHORITY"
+	EnvClientID            = "CLIENT_ID"
+	EnvAdminGroup          = "ADMIN_GROUP"
+	EnvUserGroup           = "USER_GROUP"
+	EnvAPIGroup            = "API_GROUP"
+	EnvJWTGroupsProperty   = "JWT_GROUPS_PROPERTY"
+	EnvDefaultTokenDays    = "DEFAULT_TOKEN_DAYS"
+	EnvMaxTokenDays        = "MAX_TOKEN_DAYS"
+	EnvAllowUserManaged    = "ALLOW_USER_MANAGED_TOKENS"
+	EnvTokenCacheSeconds   = "TOKEN_CACHE_SECONDS"
+	EnvServeUpstreamURL    = "SERVE_UPSTREAM_URL"
+	EnvServeUpstreamKey    = "SERVE_UPSTREAM_API_KEY"
+	EnvServeUpstreamKeyARN = "SERVE_UPSTREAM_API_KEY_SECRET_ARN"
+	EnvServeTimeoutSeconds = "SERVE_UPSTREAM_TIMEOUT_SECONDS"
+	EnvModelPermissions    = "MODEL_PERMISSIONS"
+	EnvDynamoDBEndpoint    = "DYNAMODB_ENDPOINT"
+	EnvLogLevel            = "LOG_LEVEL"
+)
+
+// Defaults.
+const (
+	DefaultTokenDays         = 90
+	DefaultMaxTokenDays      = 365
+	DefaultTokenCache        = 10 * time.Second
+	DefaultJWTGroupsProperty = "cognito:groups"
+	DefaultServeTimeout      = 120 * time.Second
+)
+
+// Config is the shared runtime configuration.
+type Config struct {
+	TableName                 string
+	Authority                 string
+	ClientID                  string
+	Groups                    auth.Groups
+	JWTGroupsProperty         string
+	DefaultTokenDays          int
+	MaxTokenDays              int
+	AllowUserManaged          bool
+	TokenCacheTTL             time.Duration
+	ServeUpstreamURL          string
+	ServeUpstreamKey          string
+	ServeUpstreamKeySecretARN string
+	ServeTimeout              time.Duration
+	ModelPermissions          string // JSON object: model id -> allowed groups
+	DynamoDBEndpoint          string
+	LogLevel                  string
+}
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in
+// tests). It reports every unusable value by its variable name.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName: strings.TrimSpace(getenv(EnvTableName)),
+		Authority: strings.TrimRight(strings.TrimSpace(getenv(EnvAuthority)), "/"),
+		ClientID:  strings.TrimSpace(getenv(EnvClientID)),
+		Groups: auth.Groups{
+			Admin: strings.TrimSpace(getenv(EnvAdminGroup)),
+			User:  strings.TrimSpace(getenv(EnvUserGroup)),
+			API:   strings.TrimSpace(getenv(EnvAPIGroup)),
+		},
+		JWTGroupsProperty:         strings.TrimSpace(getenv(EnvJWTGroupsProperty)),
+		ServeUpstreamURL:          strings.TrimRight(strings.TrimSpace(getenv(EnvServeUpstreamURL)), "/"),
+		ServeUpstreamKey:          getenv(EnvServeUpstreamKey),
+		ServeUpstreamKeySecretARN: strings.TrimSpace(getenv(EnvServeUpstreamKeyARN)),
+		ModelPermissions:          strings.TrimSpace(getenv(EnvModelPermissions)),
+		DynamoDBEndpoint:          strings.TrimSpace(getenv(EnvDynamoDBEndpoint)),
+		LogLevel:                  strings.TrimSpace(getenv(EnvLogLevel)),
+	}
+	if c.JWTGroupsProperty == "" {
+		c.JWTGroupsProperty = DefaultJWTGroupsProperty
+	}
+	var err error
+	if c.DefaultTokenDays, err = intVar(getenv, EnvDefaultTokenDays, DefaultTokenDays, 1); err != nil {
+		return Config{}, err
+	}
+	if c.MaxTokenDays, err = intVar(getenv, EnvMaxTokenDays, DefaultMaxTokenDays, 1); err != nil {
+		return Config{}, err
+	}
+	if c.DefaultTokenDays > c.MaxTokenDays {
+		return Config{}, fmt.Errorf("%s (%d) exceeds %s (%d)", EnvDefaultTokenDays, c.DefaultTokenDays, EnvMaxTokenDays, c.MaxTokenDays)
+	}
+	secs, err := intVar(getenv, EnvTokenCacheSeconds, int(DefaultTokenCache/time.Second), 0)
+	if err != nil {
+		return Config{}, err
+	}
+	c.TokenCacheTTL = time.Duration(secs) * time.Second
+	ts, err := intVar(getenv, EnvServeTimeoutSeconds, int(DefaultServeTimeout/time.Second), 1)
+	if err != nil {
+		return Config{}, err
+	}
+	c.ServeTimeout = time.Duration(ts) * time.Second
+	c.AllowUserManaged = true
+	if v := strings.TrimSpace(getenv(EnvAllowUserManaged)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %q is not a boolean", EnvAllowUserManaged, v)
+		}
+		c.AllowUserManaged = b
+	}
+	return c, nil
+}
+
+// Require reports the first of names whose value in c is empty.
+func (c Config) Require(names ...string) error {
+	vals := map[string]string{
+		EnvTableName:        c.TableName,
+		EnvAuthority:        c.Authority,
+		EnvClientID:         c.ClientID,
+		EnvAdminGroup:       c.Groups.Admin,
+		EnvServeUpstreamURL: c.ServeUpstreamURL,
+	}
+	for _, n := range names {
+		if v, ok := vals[n]; ok && v == "" {
+			return fmt.Errorf("%s must be set", n)
+		}
+	}
+	return nil
+}
+
+func intVar(getenv func(string) string, name string, def, min int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		return 0, fmt.Errorf("%s: %q is not a whole number >= %d", name, v, min)
+	}
+	return n, nil
+}

@@ -1,0 +1,91 @@
+// Package routes is the one definition of the public HTTP surface: which
+// method and path reach which function. The CDK app builds the REST API and
+// the ALB rule from it, and the local gateway routes with it, so local and
+// deployed routing cannot differ.
+package routes
+
+import "strings"
+
+// Function names; each is a folder under functions/ (or authorizer/) and a
+// build output folder build/<name>/bootstrap.
+const (
+	FnCreate     = "create"
+	FnList       = "list"
+	FnGet        = "get"
+	FnDelete     = "delete"
+	FnServe      = "serve"
+	FnAuthorizer = "authorizer"
+)
+
+// PathParam is the REST API path parameter of /api-tokens/{id}. The create
+// function reads it as a username, get and delete as a token UUID or legacy id.
+const PathParam = "id"
+
+// Route is one method on one REST API resource.
+type Route struct {
+	Method   string
+	Resource string // API Gateway resource path, e.g. "/api-tokens/{id}"
+	Function string
+}
+
+// APITokens are the token management routes, all behind the REQUEST authorizer.
+var APITokens = []Route{
+	{Method: "POST", Resource: "/api-tokens", Function: FnCreate},
+	{Method: "GET", Resource: "/api-tokens", Function: FnList},
+	{Method: "POST", Resource: "/api-tokens/{id}", Function: FnCreate},
+	{Method: "GET", Resource: "/api-tokens/{id}", Function: FnGet},
+	{Method: "DELETE", Resource: "/api-tokens/{id}", Function: FnDelete},
+}
+
+// ServePathPrefix is the ALB path prefix forwarded to the serve function;
+// ServePathPattern is the listener-rule pattern for it.
+const (
+	ServePathPrefix  = "/v2/serve/"
+	ServePathPattern = "/v2/serve/*"
+)
+
+// Match finds the route for method and path (a request path such as
+// "/api-tokens/abc" or "/api-tokens/"). It returns the route, the path
+// parameters, and whether the path exists at all (so callers can tell 404
+// from 405).
+func Match(method, path string) (r Route, params map[string]string, pathExists bool) {
+	for _, rt := range APITokens {
+		p, ok := matchResource(rt.Resource, path)
+		if !ok {
+			continue
+		}
+		pathExists = true
+		if rt.Method == method {
+			return rt, p, true
+		}
+	}
+	return Route{}, nil, pathExists
+}
+
+// matchResource matches an API Gateway resource template against a path.
+// A single trailing slash is ignored, as API Gateway does. A path parameter
+// matches exactly one non-empty segment.
+func matchResource(resource, path string) (map[string]string, bool) {
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	rs := strings.Split(strings.Trim(resource, "/"), "/")
+	ps := strings.Split(strings.Trim(path, "/"), "/")
+	if len(rs) != len(ps) {
+		return nil, false
+	}
+	params := map[string]string{}
+	for i, seg := range rs {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			if ps[i] == "" {
+				return nil, false
+			}
+			params[seg[1:len(seg)-1]] = ps[i]
+			continue
+		}
+		if seg != ps[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}

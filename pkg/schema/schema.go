@@ -1,0 +1,75 @@
+// Package schema is the single definition of the token table: its name,
+// attribute names, key schema and global secondary indexes. The DynamoDB
+// store and the CDK app both read it, so the deployed table and the code that
+// uses it cannot drift apart.
+package schema
+
+import "strings"
+
+// TableSuffix is appended to the deployment name to form the table name,
+// matching the name LISA deployments already use.
+const TableSuffix = "-LISAApiTokenTable"
+
+// TableName returns the token table name for a deployment, for example
+// "lisa-LISAApiTokenTable".
+func TableName(deploymentName string) string { return deploymentName + TableSuffix }
+
+// Attribute names of token items. Each is spelled here and nowhere else.
+const (
+	AttrToken           = "token" // partition key: SHA-256 hex of the secret (or a guard key)
+	AttrTokenUUID       = "tokenUUID"
+	AttrUsername        = "username"
+	AttrCreatedBy       = "createdBy"
+	AttrCreatedDate     = "createdDate"
+	AttrTokenExpiration = "tokenExpiration"
+	AttrName            = "name"
+	AttrGroups          = "groups"
+	AttrIsSystemToken   = "isSystemToken"
+	// AttrGuardFor is set only on per-user guard items; it names the
+	// tokenUUID that holds the user's single non-system token slot.
+	AttrGuardFor = "guardFor"
+)
+
+// Index names and their partition keys.
+const (
+	IndexUsername  = "username-index"
+	IndexTokenUUID = "tokenUUID-index"
+)
+
+// KeyType is a DynamoDB scalar attribute type.
+type KeyType string
+
+// String is the DynamoDB "S" type; every key in this schema is a string.
+const String KeyType = "S"
+
+// Index describes a global secondary index with ALL projection.
+type Index struct {
+	Name         string
+	PartitionKey string
+}
+
+// Table describes the key schema of the token table.
+type Table struct {
+	PartitionKey string
+	Indexes      []Index
+}
+
+// Tokens is the token table definition.
+var Tokens = Table{
+	PartitionKey: AttrToken,
+	Indexes: []Index{
+		{Name: IndexUsername, PartitionKey: AttrUsername},
+		{Name: IndexTokenUUID, PartitionKey: AttrTokenUUID},
+	},
+}
+
+// guardPrefix marks per-user guard items. A SHA-256 hex digest never
+// contains '#', so a guard key can never collide with a token hash.
+const guardPrefix = "USER#"
+
+// GuardKey is the partition key of the item that reserves a user's single
+// non-system token slot.
+func GuardKey(username string) string { return guardPrefix + username }
+
+// IsGuardKey reports whether a partition key value belongs to a guard item.
+func IsGuardKey(key string) bool { return strings.HasPrefix(key, guardPrefix) }

@@ -1,0 +1,63 @@
+// Package secret generates API token secrets and derives everything that may
+// be stored or shown about them. The plain secret exists only in the create
+// response; everything else sees Hash or LegacyID.
+package secret
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+)
+
+// Bytes is the amount of randomness in a secret.
+const Bytes = 64
+
+// Len is the length of an encoded secret: 128 lowercase hex characters.
+const Len = 2 * Bytes
+
+// Generate returns a new secret of 64 random bytes from r, hex-encoded.
+// A nil r means crypto/rand.
+func Generate(r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [Bytes]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("secret: read random bytes: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// Hash returns the lowercase hex SHA-256 of a secret: the table's partition
+// key for that token.
+func Hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// WellFormed reports whether s has the exact shape of a secret: 128
+// lowercase hex characters, as Generate makes them. Anything else (truncated,
+// padded, whitespace inside, upper-cased) is refused before any database read.
+func WellFormed(s string) bool {
+	if len(s) != Len {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// LegacyPrefix starts every legacy token id.
+const LegacyPrefix = "legacy-"
+
+// LegacyID is the public, non-secret identifier of a legacy (plain-text)
+// item: "legacy-" and the first 16 hex characters of SHA-256 of the stored
+// value. It lets an admin see and delete the item without the value ever
+// leaving the table.
+func LegacyID(storedValue string) string { return LegacyPrefix + Hash(storedValue)[:16] }

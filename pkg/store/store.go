@@ -1,0 +1,92 @@
+// Package store defines how tokens are kept: the Token record, the Store
+// contract every backend implements, and the sentinel errors callers match
+// with errors.Is. The conformance suite in storetest holds each backend to
+// this contract; memstore is the in-memory reference backend and
+// dynamostore the DynamoDB one.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Sentinel errors. Backends wrap them with detail; callers use errors.Is.
+var (
+	// ErrNotFound: no item with that key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrSlotTaken: the user already holds a non-system token.
+	ErrSlotTaken = errors.New("store: user already has a token")
+	// ErrExists: an item with the same token hash or UUID already exists.
+	ErrExists = errors.New("store: token already exists")
+	// ErrBadCursor: a pagination cursor that this store did not issue.
+	ErrBadCursor = errors.New("store: invalid pagination cursor")
+)
+
+// Token is one item of the token table. A legacy item (seed 001: a
+// plain-text value inserted by hand) has Legacy set, an empty UUID and a Hash
+// that is the stored plain value; such a Token must never be shown with its
+// Hash and never authenticates.
+type Token struct {
+	Hash        string // partition key: SHA-256 hex of the secret
+	UUID        string
+	Username    string
+	CreatedBy   string
+	CreatedDate int64 // Unix seconds
+	Expiration  int64 // Unix seconds; 0 means none recorded (legacy items only)
+	Name        string
+	Groups      []string
+	IsSystem    bool
+	Legacy      bool
+}
+
+// ListOptions selects and pages a listing.
+type ListOptions struct {
+	// Username, if set, lists only that user's tokens (username-index).
+	// Empty lists every token, legacy items included.
+	Username string
+	// Limit is the most items to return in one page (1..1000).
+	Limit int
+	// Cursor continues a previous listing; "" starts at the beginning.
+	Cursor string
+}
+
+// Page is one page of a listing. Cursor is "" on the last page.
+type Page struct {
+	Tokens []Token
+	Cursor string
+}
+
+// Store keeps tokens. Implementations must be safe for concurrent use.
+type Store interface {
+	// Create writes t. For a non-system token it MUST atomically reserve the
+	// owner's single non-system slot together with the write: of any number
+	// of concurrent Creates for one user, at most one succeeds and the rest
+	// return ErrSlotTaken. System tokens never touch the slot. A token whose
+	// Hash or UUID already exists returns ErrExists. On any error nothing is
+	// written.
+	Create(ctx context.Context, t Token) error
+
+	// GetByHash returns the item whose partition key is hash, read with
+	// strong consistency (a revocation is seen at once). Guard items are
+	// never returned (ErrNotFound). Legacy items are returned with Legacy
+	// set; callers must refuse them.
+	GetByHash(ctx context.Context, hash string) (Token, error)
+
+	// GetByUUID returns the token with that tokenUUID using the
+	// tokenUUID-index (one query, never a scan), or ErrNotFound.
+	GetByUUID(ctx context.Context, uuid string) (Token, error)
+
+	// GetLegacy returns the legacy item whose secret.LegacyID is id, or
+	// ErrNotFound. Legacy items have no index; this may scan, and is only
+	// reached by admins.
+	GetLegacy(ctx context.Context, id string) (Token, error)
+
+	// Delete removes t (matched by Hash) and, for a non-system token, frees
+	// the owner's slot, atomically. ErrNotFound if the item is already gone.
+	Delete(ctx context.Context, t Token) error
+
+	// List returns one page of tokens, guard items excluded. Every item is
+	// returned exactly once across the pages of a listing of an unchanging
+	// table. A page may hold fewer than Limit items and still have a Cursor.
+	List(ctx context.Context, opts ListOptions) (Page, error)
+}
