@@ -1,0 +1,57 @@
+package auth
+
+import (
+	"sync"
+	"time"
+)
+
+// entry is a cached API-token decision: a principal with its token's
+// expiry, or a refusal.
+type entry struct {
+	principal  Principal
+	expiration int64
+	err        error
+	until      time.Time
+}
+
+// cache keeps API-token decisions keyed by token hash (never the secret)
+// for a fixed TTL. It is bounded: when full, expired entries are dropped,
+// and if that frees nothing the whole cache is cleared, which costs at most
+// one extra read per live token.
+type cache struct {
+	mu   sync.RWMutex
+	ttl  time.Duration
+	max  int
+	data map[string]entry
+}
+
+func newCache(ttl time.Duration, max int) *cache {
+	return &cache{ttl: ttl, max: max, data: make(map[string]entry)}
+}
+
+func (c *cache) get(hash string, now time.Time) (entry, bool) {
+	c.mu.RLock()
+	e, ok := c.data[hash]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return entry{}, false
+	}
+	return e, true
+}
+
+func (c *cache) put(hash string, e entry, now time.Time) {
+	e.until = now.Add(c.ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.data) >= c.max {
+		for k, old := range c.data {
+			if !now.Before(old.until) {
+				delete(c.data, k)
+			}
+		}
+		if len(c.data) >= c.max {
+			clear(c.data)
+		}
+	}
+	c.data[hash] = e
+}

@@ -1,0 +1,184 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/secret"
+	"github.com/llmgw/apitokens/pkg/store"
+)
+
+// TokenReader is the one store method the core needs.
+type TokenReader interface {
+	GetByHash(ctx context.Context, hash string) (store.Token, error)
+}
+
+// JWTVerifier verifies an OIDC token and returns who it names. Refusals
+// are apierr.Unauthenticated; an unreachable issuer is apierr.Unavailable.
+type JWTVerifier interface {
+	VerifyJWT(ctx context.Context, raw string) (username string, groups []string, err error)
+}
+
+// Options configure a Core.
+type Options struct {
+	Tokens TokenReader
+	// JWT verifies OIDC tokens; nil refuses every JWT.
+	JWT    JWTVerifier
+	Groups Groups
+	// CacheTTL is how long an API-token decision (positive or negative) is
+	// reused in-process: TOKEN_CACHE_SECONDS, and so the worst-case delay
+	// before a revocation takes effect. Zero disables the cache.
+	CacheTTL time.Duration
+	// CacheSize bounds the cache; default 10,000 entries.
+	CacheSize int
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Core is the decision core. It is safe for concurrent use.
+type Core struct {
+	tokens TokenReader
+	jwt    JWTVerifier
+	groups Groups
+	now    func() time.Time
+	log    *slog.Logger
+	cache  *cache
+}
+
+var _ Authenticator = (*Core)(nil)
+
+// NewCore returns a Core.
+func NewCore(o Options) *Core {
+	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheTTL > 0 {
+		size := o.CacheSize
+		if size <= 0 {
+			size = 10000
+		}
+		c.cache = newCache(o.CacheTTL, size)
+	}
+	return c
+}
+
+// Refusals of API tokens. Messages never contain the credential.
+var (
+	errMalformed = apierr.New(apierr.Unauthenticated, "malformed token (truncated or contains whitespace?)").WithCode("malformed_token")
+	errUnknown   = apierr.New(apierr.Unauthenticated, "unknown or revoked token").WithCode("unknown_token")
+	errLegacy    = apierr.New(apierr.Unauthenticated, "legacy tokens are no longer accepted: create a new token").WithCode("legacy_token")
+	errExpired   = apierr.New(apierr.Unauthenticated, "token has expired").WithCode("expired_token")
+	errNoJWT     = apierr.New(apierr.Unauthenticated, "JWT authentication is not configured").WithCode("jwt_disabled")
+	errUserGroup = apierr.New(apierr.Unauthenticated, "user is not a member of the user group").WithCode("not_in_user_group")
+)
+
+// Authenticate implements Authenticator.
+func (c *Core) Authenticate(ctx context.Context, h http.Header) (Principal, error) {
+	cred, err := Credential(h)
+	if err != nil {
+		return c.refuse(ctx, "", err)
+	}
+	if LooksLikeJWT(cred) {
+		p, err := c.fromJWT(ctx, cred)
+		if err != nil {
+			return c.refuse(ctx, AuthJWT, err)
+		}
+		return p, nil
+	}
+	p, err := c.fromAPIToken(ctx, cred)
+	if err != nil {
+		return c.refuse(ctx, AuthAPIToken, err)
+	}
+	return p, nil
+}
+
+func (c *Core) fromJWT(ctx context.Context, raw string) (Principal, error) {
+	if c.jwt == nil {
+		return Principal{}, errNoJWT
+	}
+	username, groups, err := c.jwt.VerifyJWT(ctx, raw)
+	if err != nil {
+		return Principal{}, err
+	}
+	if groups == nil {
+		groups = []string{}
+	}
+	p := Principal{Username: username, Groups: groups, AuthType: AuthJWT}
+	p.IsAdmin, p.IsAPIUser = c.groups.Roles(groups)
+	if c.groups.User != "" && !p.IsAdmin && !p.IsAPIUser && !slices.Contains(groups, c.groups.User) {
+		return Principal{}, errUserGroup
+	}
+	return p, nil
+}
+
+func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error) {
+	// The shape check comes first: a truncated or whitespace-damaged token
+	// never costs a database read.
+	if !secret.WellFormed(cred) {
+		return Principal{}, errMalformed
+	}
+	hash := secret.Hash(cred)
+	now := c.now()
+	if c.cache != nil {
+		if e, ok := c.cache.get(hash, now); ok {
+			return c.decide(e, now)
+		}
+	}
+	t, err := c.tokens.GetByHash(ctx, hash)
+	var e entry
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e = entry{err: errUnknown}
+	case err != nil:
+		// Not cached: the next request tries the store again.
+		return Principal{}, apierr.Wrap(apierr.Unavailable, err, "token store unavailable").WithCode("store_unavailable")
+	case t.Legacy || t.UUID == "":
+		e = entry{err: errLegacy}
+	default:
+		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID}
+		if p.Groups == nil {
+			p.Groups = []string{}
+		}
+		p.IsAdmin, p.IsAPIUser = c.groups.Roles(p.Groups)
+		e = entry{principal: p, expiration: t.Expiration}
+	}
+	if c.cache != nil {
+		c.cache.put(hash, e, now)
+	}
+	return c.decide(e, now)
+}
+
+// decide applies the expiry at the moment of use, so a cached positive
+// entry never outlives its token.
+func (c *Core) decide(e entry, now time.Time) (Principal, error) {
+	if e.err != nil {
+		return Principal{}, e.err
+	}
+	if now.Unix() >= e.expiration {
+		return Principal{}, errExpired
+	}
+	p := e.principal
+	p.Groups = slices.Clone(p.Groups)
+	return p, nil
+}
+
+// refuse logs a refusal with its reason code (never the credential) and
+// returns err unchanged.
+func (c *Core) refuse(ctx context.Context, t AuthType, err error) (Principal, error) {
+	attrs := []any{slog.String("authType", string(t)), slog.String("reason", apierr.CodeOf(err))}
+	if apierr.KindOf(err) == apierr.Unauthenticated {
+		c.log.InfoContext(ctx, "authentication refused", attrs...)
+	} else {
+		c.log.ErrorContext(ctx, "authentication failed", append(attrs, slog.String("error", err.Error()))...)
+	}
+	return Principal{}, err
+}

@@ -1,0 +1,201 @@
+// Package httpapi adapts API Gateway REST proxy events to the token
+// service: it reads the caller from the authorizer context, limits and
+// decodes bodies, and writes every answer as JSON, errors through the one
+// status table in apierr. The functions under functions/ are thin uses of it.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/routes"
+)
+
+// MaxBodyBytes caps request bodies. A create request is a few hundred
+// bytes; anything much larger is a mistake or an attack.
+const MaxBodyBytes = 16 << 10
+
+// Request is what a handler needs from an API Gateway proxy event.
+type Request struct {
+	Principal auth.Principal
+	PathID    string            // the {id} path parameter, "" if absent
+	Query     map[string]string // single-value query parameters
+	Body      []byte
+	RequestID string
+}
+
+// Response is a successful answer; Body is encoded as JSON.
+type Response struct {
+	Status int
+	Body   any
+}
+
+// Handler serves one route.
+type Handler func(ctx context.Context, r Request) (Response, error)
+
+// Adapt turns h into an API Gateway proxy handler for lambda.Start.
+func Adapt(h Handler, logger *slog.Logger) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		reqID := ev.RequestContext.RequestID
+		log := logger.With(slog.String("requestId", reqID), slog.String("method", ev.HTTPMethod), slog.String("resource", ev.Resource))
+		r, err := request(ev)
+		if err == nil {
+			log = log.With(slog.String("caller", r.Principal.Username))
+			var resp Response
+			resp, err = h(ctx, r)
+			if err == nil {
+				log.InfoContext(ctx, "request served", slog.Int("status", resp.Status))
+				return JSON(resp.Status, resp.Body), nil
+			}
+		}
+		return Error(ctx, log, err), nil
+	}
+}
+
+func request(ev events.APIGatewayProxyRequest) (Request, error) {
+	p, err := auth.PrincipalFromContext(ev.RequestContext.Authorizer)
+	if err != nil {
+		// Only reachable if the function is invoked without the authorizer:
+		// refuse rather than guess who the caller is.
+		return Request{}, apierr.Wrap(apierr.Unauthenticated, err, "Unauthorized")
+	}
+	body, err := Body(ev.Body, ev.IsBase64Encoded)
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{
+		Principal: p,
+		PathID:    ev.PathParameters[routes.PathParam],
+		Query:     ev.QueryStringParameters,
+		Body:      body,
+		RequestID: ev.RequestContext.RequestID,
+	}, nil
+}
+
+// Body returns the raw request body, refusing one over MaxBodyBytes.
+func Body(body string, isBase64 bool) ([]byte, error) {
+	tooLarge := apierr.New(apierr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes).WithCode("body_too_large")
+	if !isBase64 {
+		if len(body) > MaxBodyBytes {
+			return nil, tooLarge
+		}
+		return []byte(body), nil
+	}
+	if base64.StdEncoding.DecodedLen(len(body)) > MaxBodyBytes+3 {
+		return nil, tooLarge
+	}
+	b, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return nil, apierr.New(apierr.Unprocessable, "request body is not valid base64")
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, tooLarge
+	}
+	return b, nil
+}
+
+// DecodeJSON decodes a JSON object body into v. Malformed JSON, wrong
+// types, unknown fields and trailing data are 422 with a message that names
+// the problem; an empty body is an empty object.
+func DecodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apierr.New(apierr.Unprocessable, "invalid request body: %s", describeJSONError(err)).WithCode("invalid_json")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apierr.New(apierr.Unprocessable, "invalid request body: unexpected data after the JSON object").WithCode("invalid_json")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		return fmt.Sprintf("expected a JSON object, not %s", te.Value)
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end of input"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON"
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int64", "int", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "a list"
+	case "ptr":
+		return "a value of another type"
+	}
+	return "a value of another type"
+}
+
+var jsonHeaders = map[string]string{
+	"Content-Type": "application/json",
+	// Token responses carry a secret once; no cache may keep them.
+	"Cache-Control":          "no-store",
+	"X-Content-Type-Options": "nosniff",
+}
+
+// JSON encodes body as a proxy response.
+func JSON(status int, body any) events.APIGatewayProxyResponse {
+	b, err := json.Marshal(body)
+	if err != nil {
+		status, b = 500, []byte(`{"message":"Internal server error"}`)
+	}
+	h := make(map[string]string, len(jsonHeaders))
+	for k, v := range jsonHeaders {
+		h[k] = v
+	}
+	return events.APIGatewayProxyResponse{StatusCode: status, Headers: h, Body: string(b)}
+}
+
+// ErrorBody is the JSON shape of every error answer of the token API.
+type ErrorBody struct {
+	Message string `json:"message"`
+}
+
+// Error writes err as {"message": ...} with the status from apierr.Status.
+// Server-side failures are logged with their cause; the caller sees only
+// the safe message.
+func Error(ctx context.Context, log *slog.Logger, err error) events.APIGatewayProxyResponse {
+	status := apierr.Status(err)
+	attrs := []any{slog.Int("status", status), slog.String("reason", apierr.CodeOf(err))}
+	if status >= 500 {
+		log.ErrorContext(ctx, "request failed", append(attrs, slog.String("error", err.Error()))...)
+	} else {
+		log.InfoContext(ctx, "request refused", append(attrs, slog.String("message", apierr.Message(err)))...)
+	}
+	return JSON(status, ErrorBody{Message: apierr.Message(err)})
+}

@@ -1,0 +1,352 @@
+// Package tokensvc holds every rule of the token lifecycle (seed 002,
+// "Managing Tokens via API", with the fixes DESIGN.md lists): who may create,
+// list, read and delete which tokens, defaults and limits, and the
+// one-token-per-user rule. It knows nothing of Lambda or HTTP; the functions
+// under functions/ adapt events to these calls, and apierr maps its errors to
+// status codes.
+package tokensvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/secret"
+	"github.com/llmgw/apitokens/pkg/store"
+)
+
+// Config holds the rules that deployments tune.
+type Config struct {
+	Groups           auth.Groups
+	DefaultTokenDays int  // DEFAULT_TOKEN_DAYS
+	MaxTokenDays     int  // MAX_TOKEN_DAYS
+	AllowUserManaged bool // ALLOW_USER_MANAGED_TOKENS
+}
+
+// Service implements the token management API.
+type Service struct {
+	store  store.Store
+	cfg    Config
+	now    func() time.Time
+	rand   io.Reader // nil means crypto/rand
+	newID  func() string
+	logger *slog.Logger
+}
+
+// Option customises a Service, mainly for tests.
+type Option func(*Service)
+
+// WithClock sets the time source.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRandom sets the source of secret bytes.
+func WithRandom(r io.Reader) Option { return func(s *Service) { s.rand = r } }
+
+// WithLogger sets the structured logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
+
+// New returns a Service over st.
+func New(st store.Store, cfg Config, opts ...Option) *Service {
+	s := &Service{
+		store:  st,
+		cfg:    cfg,
+		now:    time.Now,
+		newID:  func() string { return uuid.NewString() },
+		logger: slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Created is the 201 answer to a create: the only place the plain token appears.
+type Created struct {
+	Token           string   `json:"token"`
+	TokenUUID       string   `json:"tokenUUID"`
+	TokenExpiration int64    `json:"tokenExpiration"`
+	CreatedDate     int64    `json:"createdDate"`
+	Username        string   `json:"username"`
+	CreatedBy       string   `json:"createdBy"`
+	Name            string   `json:"name"`
+	Groups          []string `json:"groups"`
+	IsSystemToken   bool     `json:"isSystemToken"`
+}
+
+// LogValue keeps the secret out of structured logs even if a Created is
+// logged by mistake.
+func (c Created) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tokenUUID", c.TokenUUID), slog.String("username", c.Username))
+}
+
+// View is a token as list and get show it: never the secret, never the hash.
+type View struct {
+	TokenUUID       string   `json:"tokenUUID"`
+	TokenExpiration int64    `json:"tokenExpiration"`
+	CreatedDate     int64    `json:"createdDate"`
+	Username        string   `json:"username"`
+	CreatedBy       string   `json:"createdBy"`
+	Name            string   `json:"name"`
+	Groups          []string `json:"groups"`
+	IsSystemToken   bool     `json:"isSystemToken"`
+	IsExpired       bool     `json:"isExpired"`
+	IsLegacy        bool     `json:"isLegacy"`
+}
+
+// ListResult is one page of views; NextToken is omitted on the last page.
+type ListResult struct {
+	Tokens    []View `json:"tokens"`
+	NextToken string `json:"nextToken,omitempty"`
+}
+
+// Deleted is the answer to a delete.
+type Deleted struct {
+	Message   string `json:"message"`
+	TokenUUID string `json:"tokenUUID"`
+}
+
+// Create issues a token. forUser is the {username} path value of
+// POST /api-tokens/{username}, or "" for POST /api-tokens/ (the caller's own).
+func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser string, req CreateRequest) (Created, error) {
+	now := s.now()
+	var t store.Token
+	if forUser != "" {
+		if !caller.IsAdmin {
+			// Seed 002 documents 401 for a non-admin on this endpoint.
+			return Created{}, apierr.New(apierr.Unauthenticated, "only admins can create tokens for a user").WithCode("not_admin")
+		}
+		username, err := validateUsername(forUser)
+		if err != nil {
+			return Created{}, err
+		}
+		groups, err := validateGroups(req.Groups)
+		if err != nil {
+			return Created{}, err
+		}
+		t = store.Token{Username: username, Groups: groups, IsSystem: req.IsSystemToken != nil && *req.IsSystemToken}
+	} else {
+		if err := s.mayCreateOwn(caller); err != nil {
+			return Created{}, err
+		}
+		if req.IsSystemToken != nil && *req.IsSystemToken {
+			return Created{}, apierr.New(apierr.Invalid, "isSystemToken cannot be set on your own token: only admins create system tokens, with POST /api-tokens/{username}")
+		}
+		if req.Groups != nil {
+			return Created{}, apierr.New(apierr.Invalid, "groups cannot be set on your own token: it inherits your current groups")
+		}
+		t = store.Token{Username: caller.Username, Groups: append([]string{}, caller.Groups...)}
+	}
+	name, err := validateName(req.Name)
+	if err != nil {
+		return Created{}, err
+	}
+	exp, err := s.expiration(req, now)
+	if err != nil {
+		return Created{}, err
+	}
+	plain, err := secret.Generate(s.rand)
+	if err != nil {
+		return Created{}, apierr.Wrap(apierr.Internal, err, "generate token")
+	}
+	t.Hash = secret.Hash(plain)
+	t.UUID = s.newID()
+	t.CreatedBy = caller.Username
+	t.CreatedDate = now.Unix()
+	t.Expiration = exp
+	t.Name = name
+
+	switch err := s.store.Create(ctx, t); {
+	case errors.Is(err, store.ErrSlotTaken):
+		return Created{}, apierr.New(apierr.Invalid, "user %s already has a token: delete it before creating a new one", t.Username).WithCode("token_exists")
+	case err != nil:
+		return Created{}, storeFailure(err, "create token")
+	}
+	s.logger.InfoContext(ctx, "token created",
+		slog.String("tokenUUID", t.UUID), slog.String("username", t.Username),
+		slog.String("createdBy", t.CreatedBy), slog.Bool("isSystemToken", t.IsSystem),
+		slog.Int64("tokenExpiration", t.Expiration))
+	return Created{
+		Token: plain, TokenUUID: t.UUID, TokenExpiration: t.Expiration, CreatedDate: t.CreatedDate,
+		Username: t.Username, CreatedBy: t.CreatedBy, Name: t.Name, Groups: t.Groups, IsSystemToken: t.IsSystem,
+	}, nil
+}
+
+func (s *Service) mayCreateOwn(caller auth.Principal) error {
+	if caller.IsAdmin {
+		return nil
+	}
+	if !caller.IsAPIUser {
+		return apierr.New(apierr.Forbidden, "creating API tokens requires membership of the API group").WithCode("not_api_user")
+	}
+	if !s.cfg.AllowUserManaged {
+		return apierr.New(apierr.Forbidden, "user-managed API tokens are disabled: ask an admin to create one for you").WithCode("user_tokens_disabled")
+	}
+	return nil
+}
+
+// mayManage is the gate for list, get and delete: admins, and members of
+// the API group for their own tokens (seed 002).
+func mayManage(caller auth.Principal) error {
+	if caller.IsAdmin || caller.IsAPIUser {
+		return nil
+	}
+	return apierr.New(apierr.Forbidden, "managing API tokens requires membership of the API group").WithCode("not_api_user")
+}
+
+// List returns a page of tokens: all of them for admins (optionally one
+// user's), the caller's own for everyone else.
+func (s *Service) List(ctx context.Context, caller auth.Principal, req ListRequest) (ListResult, error) {
+	if err := mayManage(caller); err != nil {
+		return ListResult{}, err
+	}
+	limit, err := parseLimit(req.Limit)
+	if err != nil {
+		return ListResult{}, err
+	}
+	username := req.Username
+	if !caller.IsAdmin {
+		if username != "" && username != caller.Username {
+			return ListResult{}, apierr.New(apierr.Forbidden, "only admins can list other users' tokens").WithCode("not_admin")
+		}
+		username = caller.Username
+	}
+	if username != "" {
+		if _, err := validateUsername(username); err != nil {
+			return ListResult{}, err
+		}
+	}
+	page, err := s.store.List(ctx, store.ListOptions{Username: username, Limit: limit, Cursor: req.NextToken})
+	if errors.Is(err, store.ErrBadCursor) {
+		return ListResult{}, apierr.New(apierr.Invalid, "nextToken is not valid for this listing: start again without it").WithCode("invalid_next_token")
+	}
+	if err != nil {
+		return ListResult{}, storeFailure(err, "list tokens")
+	}
+	now := s.now().Unix()
+	out := ListResult{Tokens: make([]View, 0, len(page.Tokens)), NextToken: page.Cursor}
+	for _, t := range page.Tokens {
+		out.Tokens = append(out.Tokens, view(t, now))
+	}
+	return out, nil
+}
+
+// Get returns one token by UUID (or, for admins, by legacy id).
+func (s *Service) Get(ctx context.Context, caller auth.Principal, id string) (View, error) {
+	t, err := s.find(ctx, caller, id)
+	if err != nil {
+		return View{}, err
+	}
+	return view(t, s.now().Unix()), nil
+}
+
+// Delete revokes a token. Users delete their own; admins any, legacy items included.
+func (s *Service) Delete(ctx context.Context, caller auth.Principal, id string) (Deleted, error) {
+	t, err := s.find(ctx, caller, id)
+	if err != nil {
+		return Deleted{}, err
+	}
+	if err := s.store.Delete(ctx, t); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Deleted{}, errNotFound
+		}
+		return Deleted{}, storeFailure(err, "delete token")
+	}
+	pub := publicID(t)
+	s.logger.InfoContext(ctx, "token deleted", slog.String("tokenUUID", pub),
+		slog.String("username", t.Username), slog.String("deletedBy", caller.Username), slog.Bool("isLegacy", t.Legacy))
+	return Deleted{Message: "Token deleted successfully", TokenUUID: pub}, nil
+}
+
+var errNotFound = apierr.New(apierr.NotFound, "Token not found").WithCode("token_not_found")
+
+// find resolves id for caller. Another user's token and a missing one give
+// the same 404, so ids cannot be probed.
+func (s *Service) find(ctx context.Context, caller auth.Principal, id string) (store.Token, error) {
+	if err := mayManage(caller); err != nil {
+		return store.Token{}, err
+	}
+	if strings.HasPrefix(id, secret.LegacyPrefix) {
+		if !caller.IsAdmin {
+			return store.Token{}, apierr.New(apierr.Forbidden, "legacy tokens can only be managed by admins").WithCode("not_admin")
+		}
+		if !validLegacyID(id) {
+			return store.Token{}, errBadID
+		}
+		t, err := s.store.GetLegacy(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Token{}, errNotFound
+		}
+		if err != nil {
+			return store.Token{}, storeFailure(err, "find legacy token")
+		}
+		return t, nil
+	}
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return store.Token{}, errBadID
+	}
+	t, err := s.store.GetByUUID(ctx, strings.ToLower(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, errNotFound
+	}
+	if err != nil {
+		return store.Token{}, storeFailure(err, "find token")
+	}
+	if !caller.IsAdmin && t.Username != caller.Username {
+		return store.Token{}, errNotFound
+	}
+	return t, nil
+}
+
+func validLegacyID(id string) bool {
+	h := strings.TrimPrefix(id, secret.LegacyPrefix)
+	if len(h) != 16 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// publicID is the id a token is shown and addressed by.
+func publicID(t store.Token) string {
+	if t.Legacy {
+		return secret.LegacyID(t.Hash)
+	}
+	return t.UUID
+}
+
+func view(t store.Token, now int64) View {
+	groups := t.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	return View{
+		TokenUUID:       publicID(t),
+		TokenExpiration: t.Expiration,
+		CreatedDate:     t.CreatedDate,
+		Username:        t.Username,
+		CreatedBy:       t.CreatedBy,
+		Name:            t.Name,
+		Groups:          groups,
+		IsSystemToken:   t.IsSystem,
+		IsExpired:       t.Expiration != 0 && now >= t.Expiration,
+		IsLegacy:        t.Legacy,
+	}
+}
+
+// storeFailure hides store errors from callers (they name tables and SDK
+// internals) while keeping them for the log.
+func storeFailure(err error, op string) error {
+	return apierr.Wrap(apierr.Unavailable, fmt.Errorf("%s: %w", op, err), "token store unavailable, try again")
+}

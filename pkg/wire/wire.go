@@ -1,0 +1,142 @@
+// Package wire builds the runtime parts from configuration, once, for every
+// Lambda main and for the local stack: the logger, the DynamoDB store, the
+// token service and the authentication core.
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/oidc"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/tokensvc"
+)
+
+// Logger returns the JSON logger every binary uses. LOG_LEVEL may be
+// debug, info (default), warn or error.
+func Logger(getenv func(string) string) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.TrimSpace(getenv(config.EnvLogLevel))))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// Fatal logs a startup failure and exits; Lambda reports it as an init error.
+func Fatal(logger *slog.Logger, msg string, err error) {
+	logger.Error(msg, slog.String("error", err.Error()))
+	os.Exit(1)
+}
+
+// DynamoDB returns a DynamoDB client from the default AWS configuration
+// chain, pointed at DYNAMODB_ENDPOINT when it is set (local stack, tests).
+func DynamoDB(ctx context.Context, cfg config.Config) (*dynamodb.Client, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+		}
+	}), nil
+}
+
+// Store returns the DynamoDB token store named by TOKEN_TABLE_NAME.
+func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
+	if err := cfg.Require(config.EnvTableName); err != nil {
+		return nil, err
+	}
+	client, err := DynamoDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return dynamostore.New(client, cfg.TableName), nil
+}
+
+// TokenService builds the token service from the environment.
+func TokenService(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*tokensvc.Service, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Require(config.EnvAdminGroup); err != nil {
+		return nil, err
+	}
+	st, err := Store(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return tokensvc.New(st, ServiceConfig(cfg), tokensvc.WithLogger(logger)), nil
+}
+
+// ServiceConfig extracts the token service rules from cfg.
+func ServiceConfig(cfg config.Config) tokensvc.Config {
+	return tokensvc.Config{
+		Groups:           cfg.Groups,
+		DefaultTokenDays: cfg.DefaultTokenDays,
+		MaxTokenDays:     cfg.MaxTokenDays,
+		AllowUserManaged: cfg.AllowUserManaged,
+	}
+}
+
+// Authenticator builds the decision core: API tokens from the DynamoDB
+// store, JWTs from the OIDC issuer at AUTHORITY (refused if AUTHORITY is
+// unset). The issuer is contacted lazily, so a cold start with the issuer
+// down still starts and then fails closed per request.
+func Authenticator(ctx context.Context, cfg config.Config, logger *slog.Logger) (auth.Authenticator, error) {
+	if err := cfg.Require(config.EnvAdminGroup); err != nil {
+		return nil, err
+	}
+	st, err := Store(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Core(ctx, cfg, st, logger)
+}
+
+// Core builds the decision core over any token reader (the local stack and
+// tests pass their own store).
+func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, logger *slog.Logger) (*auth.Core, error) {
+	var jwtv auth.JWTVerifier
+	if cfg.Authority != "" {
+		if err := cfg.Require(config.EnvClientID); err != nil {
+			return nil, err
+		}
+		v, err := oidc.New(ctx, oidc.Config{
+			Issuer:      cfg.Authority,
+			Audience:    cfg.ClientID,
+			GroupsClaim: cfg.JWTGroupsProperty,
+			Logger:      logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("OIDC verifier for %s: %w", config.EnvAuthority, err)
+		}
+		jwtv = verifier{v}
+	}
+	return auth.NewCore(auth.Options{
+		Tokens:   tokens,
+		JWT:      jwtv,
+		Groups:   cfg.Groups,
+		CacheTTL: cfg.TokenCacheTTL,
+		Logger:   logger,
+	}), nil
+}
+
+// verifier adapts oidc.Verifier to auth.JWTVerifier.
+type verifier struct{ v *oidc.Verifier }
+
+func (a verifier) VerifyJWT(ctx context.Context, raw string) (string, []string, error) {
+	id, err := a.v.Verify(ctx, raw)
+	if err != nil {
+		return "", nil, err
+	}
+	return id.Username, id.Groups, nil
+}
