@@ -1,0 +1,29 @@
+package tokenapi_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/memstore"
+)
+
+func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
+
+var memoryBackend = backend{name: "memory", new: func(t *testing.T) (store.Store, func() map[string]int) {
+	return memstore.New(), nil
+}}
+
+var dynamoBackend = backend{name: "dynamodb-local", new: func(t *testing.T) (store.Store, func() map[string]int) {
+	client := dltest.Client(t)
+	c := dynamostore.NewCounting(client)
+	return dynamostore.New(c, dltest.TokenTable(t, client)), c.Counts
+}}
+
+func TestBehaviourMemory(t *testing.T)   { runBehaviour(t, memoryBackend) }
+func TestBehaviourDynamoDB(t *testing.T) { runBehaviour(t, dynamoBackend) }
+
+func TestVolumeMemory(t *testing.T)   { runVolume(t, memoryBackend, 3000, 1000) }
+func TestVolumeDynamoDB(t *testing.T) { runVolume(t, dynamoBackend, 3000, 1000) }
