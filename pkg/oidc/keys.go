@@ -1,0 +1,267 @@
+package oidc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+)
+
+// maxDiscoveryBytes bounds the discovery document read; real ones are a few
+// KiB.
+const maxDiscoveryBytes = 1 << 20
+
+// keySet is what discovery produces: the JWKS URL and the keys behind it.
+type keySet struct {
+	jwksURI string
+	// kf looks keys up by kid and, for an unknown kid, refreshes cached
+	// through jwkset's HTTP client, rate-limited.
+	kf keyfunc.Keyfunc
+	// cached is the JWKS storage itself, whose KeyRead never fetches: it
+	// tells "unknown kid" apart from other key-lookup failures, and the
+	// periodic refresh replaces its contents.
+	cached jwkset.Storage
+	// nextRefresh (Unix nanoseconds, real clock) is when the next periodic
+	// refresh is due; refreshing is set while one runs.
+	nextRefresh atomic.Int64
+	refreshing  atomic.Bool
+}
+
+// refreshProbe records, for one Verify call, whether a JWKS refresh that
+// call triggered failed. jwkset reports refresh failures only to a
+// handler, which receives the request's context; the probe rides in it.
+type refreshProbe struct{ failed atomic.Bool }
+
+type probeKey struct{}
+
+// keyfunc returns the jwt.Keyfunc for one Verify call. It runs only after
+// the token parsed and its algorithm passed the allow-list, so malformed
+// tokens never cause discovery.
+func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		ks, err := v.loadKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v.maybeRefresh(ks)
+		probe := &refreshProbe{}
+		key, err := ks.kf.KeyfuncCtx(context.WithValue(ctx, probeKey{}, probe))(t)
+		if err != nil {
+			if kid, ok := t.Header["kid"].(string); ok {
+				if _, rerr := ks.cached.KeyRead(ctx, kid); errors.Is(rerr, jwkset.ErrKeyNotFound) {
+					if probe.failed.Load() {
+						// The kid may be a key the issuer rotated in; we
+						// cannot tell while it is unreachable.
+						return nil, unavailable(err)
+					}
+					return nil, refuse(CodeUnknownKID, "token is signed with an unknown key", err)
+				}
+			}
+			return nil, refuse(CodeBadSignature, "token does not match the issuer's key", err)
+		}
+		return publicOnly(key)
+	}
+}
+
+// publicOnly passes asymmetric public keys only. The algorithm allow-list
+// already keeps HMAC out; this makes sure a symmetric ("oct") key in a JWKS
+// can never be used as a verification key either.
+func publicOnly(key any) (any, error) {
+	switch k := key.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		return k, nil
+	case jwt.VerificationKeySet: // the token has no kid: try every key
+		var out jwt.VerificationKeySet
+		for _, c := range k.Keys {
+			if p, err := publicOnly(c); err == nil {
+				out.Keys = append(out.Keys, p)
+			}
+		}
+		return out, nil
+	}
+	return nil, refuse(CodeBadSignature, "token names a key that is not an asymmetric public key", nil)
+}
+
+// loadKeys returns the key set, running discovery and the first JWKS fetch
+// if they have not succeeded yet. After a failure, attempts are spaced by
+// RetryInterval; callers in between get the last failure at once.
+func (v *Verifier) loadKeys(ctx context.Context) (*keySet, error) {
+	if ks := v.keys.Load(); ks != nil {
+		return ks, nil
+	}
+	select {
+	case v.initLock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, unavailable(ctx.Err())
+	}
+	defer func() { <-v.initLock }()
+	if ks := v.keys.Load(); ks != nil {
+		return ks, nil
+	}
+	if v.lastErr != nil && time.Since(v.lastFail) < v.cfg.RetryInterval {
+		return nil, v.lastErr
+	}
+	ks, err := v.discover(ctx)
+	if err != nil {
+		ae := unavailable(err)
+		// A caller that gave up is no evidence that the issuer is down.
+		if ctx.Err() == nil {
+			v.lastFail, v.lastErr = time.Now(), ae
+			v.log.WarnContext(ctx, "OIDC discovery failed; requests with JWTs fail closed until it succeeds",
+				"error", err.Error(), "retryIn", v.cfg.RetryInterval.String())
+		}
+		return nil, ae
+	}
+	v.keys.Store(ks)
+	v.log.InfoContext(ctx, "OIDC issuer discovered", "jwksUri", ks.jwksURI)
+	return ks, nil
+}
+
+// discover fetches the discovery document, checks it names our issuer, and
+// fetches the JWKS it points to.
+func (v *Verifier) discover(ctx context.Context) (*keySet, error) {
+	jwksURI, err := v.fetchDiscovery(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The first fetch must succeed: starting with an empty set would turn
+	// every token into "unknown kid" (401) behind the unknown-kid limiter,
+	// instead of 503 and a retry after RetryInterval.
+	cached, err := v.fetchJWKS(ctx, jwksURI)
+	if err != nil {
+		return nil, err
+	}
+	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs: map[string]jwkset.Storage{jwksURI: cached},
+		// At most one refresh per interval (burst 1). A lookup that would
+		// have to wait longer than RateLimitWaitMax for its turn is refused
+		// at once; RateLimitWaitMax also bounds the refresh itself, since
+		// jwkset uses one context for both.
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(v.cfg.RefreshUnknownKIDInterval), 1),
+		RateLimitWaitMax:  v.cfg.HTTPTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("JWKS client: %w", err)
+	}
+	kf, err := keyfunc.New(keyfunc.Options{
+		Storage: client,
+		// Keys marked for encryption are never verification keys; keys
+		// without "use" are accepted, as many issuers omit it.
+		UseWhitelist: []jwkset.USE{jwkset.UseSig, ""},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keyfunc: %w", err)
+	}
+	ks := &keySet{jwksURI: jwksURI, kf: kf, cached: cached}
+	v.scheduleRefresh(ks, v.cfg.RefreshInterval)
+	return ks, nil
+}
+
+// fetchJWKS fetches and parses the JWKS at uri into a fresh storage. The
+// storage's refresh error handler is what unknown-kid refreshes report to.
+// A set without a usable key counts as a failure.
+func (v *Verifier) fetchJWKS(ctx context.Context, uri string) (jwkset.Storage, error) {
+	s, err := jwkset.NewStorageFromHTTP(uri, jwkset.HTTPClientStorageOptions{
+		Client:      v.cfg.HTTPClient,
+		Ctx:         ctx, // only the first fetch uses it: no refresh goroutine
+		HTTPTimeout: v.cfg.HTTPTimeout,
+		RefreshErrorHandler: func(ctx context.Context, err error) {
+			v.log.WarnContext(ctx, "JWKS refresh for an unknown kid failed; keeping cached keys", "jwksUri", uri, "error", err.Error())
+			if p, ok := ctx.Value(probeKey{}).(*refreshProbe); ok {
+				p.failed.Store(true)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch JWKS: %w", err)
+	}
+	if all, err := s.KeyReadAll(ctx); err != nil || len(all) == 0 {
+		return nil, fmt.Errorf("JWKS at %s holds no usable keys", uri)
+	}
+	return s, nil
+}
+
+// maybeRefresh starts the periodic JWKS refresh if it is due. It is driven
+// by requests rather than a ticker: a Lambda process is frozen between
+// invocations, and no goroutine outlives its purpose. The request that
+// notices goes on with the cached keys; the refresh runs beside it,
+// bounded by HTTPTimeout and by the ctx given to New.
+func (v *Verifier) maybeRefresh(ks *keySet) {
+	if v.cfg.RefreshInterval < 0 || v.life.Err() != nil || time.Now().UnixNano() < ks.nextRefresh.Load() || !ks.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer ks.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(v.life, v.cfg.HTTPTimeout)
+		defer cancel()
+		fresh, err := v.fetchJWKS(ctx, ks.jwksURI)
+		if err == nil {
+			var all []jwkset.JWK
+			if all, err = fresh.KeyReadAll(ctx); err == nil {
+				err = ks.cached.KeyReplaceAll(ctx, all)
+			}
+		}
+		if err != nil {
+			v.log.WarnContext(ctx, "periodic JWKS refresh failed; keeping cached keys", "jwksUri", ks.jwksURI, "error", err.Error())
+			v.scheduleRefresh(ks, v.cfg.RetryInterval)
+			return
+		}
+		v.scheduleRefresh(ks, v.cfg.RefreshInterval)
+	}()
+}
+
+func (v *Verifier) scheduleRefresh(ks *keySet, in time.Duration) {
+	ks.nextRefresh.Store(time.Now().Add(in).UnixNano())
+}
+
+// fetchDiscovery returns the jwks_uri of the issuer's discovery document.
+func (v *Verifier) fetchDiscovery(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.HTTPTimeout)
+	defer cancel()
+	u := v.cfg.Issuer + "/.well-known/openid-configuration"
+	if v.cfg.Issuer[len(v.cfg.Issuer)-1] == '/' {
+		u = v.cfg.Issuer + ".well-known/openid-configuration"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("discovery request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := v.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("discovery: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscoveryBytes))
+		return "", fmt.Errorf("discovery: %s answered %d", u, resp.StatusCode)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBytes)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("discovery: %s: %w", u, err)
+	}
+	// OpenID Connect Discovery 1.0, section 4.3: the document must name
+	// exactly the issuer it was fetched for, or it is not to be trusted.
+	if doc.Issuer != v.cfg.Issuer {
+		return "", fmt.Errorf("discovery: document names issuer %q, want %q", doc.Issuer, v.cfg.Issuer)
+	}
+	if err := checkURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("discovery: jwks_uri: %w", err)
+	}
+	return doc.JWKSURI, nil
+}
