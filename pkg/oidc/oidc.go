@@ -394,3 +394,13 @@ func claimAt(claims map[string]any, name string) (any, bool) {
 	}
 	return cur, true
 }
+
+// VerifyJWT verifies raw and returns its username and groups: the form the
+// decision core (auth.JWTVerifier) consumes.
+func (v *Verifier) VerifyJWT(ctx context.Context, raw string) (string, []string, error) {
+	id, err := v.Verify(ctx, raw)
+	if err != nil {
+		return "", nil, err
+	}
+	return id.Username, id.Groups, nil
+}

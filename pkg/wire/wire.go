@@ -119,7 +119,7 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, logge
 		if err != nil {
 			return nil, fmt.Errorf("OIDC verifier for %s: %w", config.EnvAuthority, err)
 		}
-		jwtv = verifier{v}
+		jwtv = v
 	}
 	return auth.NewCore(auth.Options{
 		Tokens:   tokens,
@@ -130,13 +130,4 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, logge
 	}), nil
 }
 
-// verifier adapts oidc.Verifier to auth.JWTVerifier.
-type verifier struct{ v *oidc.Verifier }
-
-func (a verifier) VerifyJWT(ctx context.Context, raw string) (string, []string, error) {
-	id, err := a.v.Verify(ctx, raw)
-	if err != nil {
-		return "", nil, err
-	}
-	return id.Username, id.Groups, nil
-}
+var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
