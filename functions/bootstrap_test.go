@@ -1,0 +1,157 @@
+// Package functions_test runs each real Lambda binary the way Lambda runs
+// it: built as `bootstrap`, started under a Runtime API emulator, and
+// invoked with the fixture events in each function's testdata folder.
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/devoidc"
+	"github.com/llmgw/apitokens/pkg/devupstream"
+	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/lambdaemu"
+)
+
+func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
+
+func fixture(t *testing.T, path string, replace ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(s, replace[i]) {
+			t.Fatalf("%s does not contain %q", path, replace[i])
+		}
+		s = strings.ReplaceAll(s, replace[i], replace[i+1])
+	}
+	return []byte(s)
+}
+
+func TestBootstrapBinaries(t *testing.T) {
+	client := dltest.Client(t)
+	table := dltest.TokenTable(t, client)
+	issuer, oidcSrv, err := devoidc.NewTestServer(devoidc.Options{Audience: "lisa-local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oidcSrv.Close()
+	up := devupstream.New(devupstream.Options{APIKey: "upstream-key"})
+	upSrv := httptest.NewServer(up)
+	defer upSrv.Close()
+
+	env := map[string]string{
+		config.EnvTableName: table, config.EnvDynamoDBEndpoint: dltest.Endpoint(t),
+		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+		config.EnvAdminGroup: "lisa-admins", config.EnvUserGroup: "lisa-users", config.EnvAPIGroup: "lisa-api-users",
+		config.EnvAuthority: issuer.URL(), config.EnvClientID: "lisa-local", config.EnvJWTGroupsProperty: "groups",
+		config.EnvServeUpstreamURL: upSrv.URL + devupstream.BasePath, config.EnvServeUpstreamKey: "upstream-key",
+		config.EnvTokenCacheSeconds: "0",
+	}
+	start := func(t *testing.T, pkg string) *lambdaemu.Function {
+		t.Helper()
+		bin := lambdaemu.Build(t, pkg)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		t.Cleanup(cancel)
+		fn, err := lambdaemu.Start(ctx, lambdaemu.Options{Path: bin, Env: env})
+		if err != nil {
+			t.Fatalf("start %s: %v", pkg, err)
+		}
+		t.Cleanup(func() { _ = fn.Close() })
+		return fn
+	}
+	invoke := func(t *testing.T, fn *lambdaemu.Function, event []byte) lambdaemu.Result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		res, err := fn.Invoke(ctx, event)
+		if err != nil {
+			t.Fatalf("invoke: %v\noutput:\n%s", err, fn.Stderr())
+		}
+		return res
+	}
+	proxy := func(t *testing.T, res lambdaemu.Result, status int) map[string]any {
+		t.Helper()
+		if res.Err != nil {
+			t.Fatalf("function error %v", res.Err)
+		}
+		var resp events.APIGatewayProxyResponse
+		if err := json.Unmarshal(res.Payload, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != status {
+			t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, resp.Body)
+		}
+		var body map[string]any
+		_ = json.Unmarshal([]byte(resp.Body), &body)
+		return body
+	}
+
+	create := start(t, "./create")
+	body := proxy(t, invoke(t, create, fixture(t, "create/testdata/admin-create.json")), 201)
+	token, _ := body["token"].(string)
+	if len(token) != 128 || body["username"] != "fixture-user" {
+		t.Fatalf("create answered %v", body)
+	}
+
+	t.Run("list", func(t *testing.T) {
+		body := proxy(t, invoke(t, start(t, "./list"), fixture(t, "list/testdata/admin-list.json")), 200)
+		if items, _ := body["tokens"].([]any); len(items) != 1 {
+			t.Fatalf("list answered %v", body)
+		}
+	})
+	t.Run("get", func(t *testing.T) {
+		proxy(t, invoke(t, start(t, "./get"), fixture(t, "get/testdata/get-missing.json")), 404)
+	})
+	t.Run("delete", func(t *testing.T) {
+		proxy(t, invoke(t, start(t, "./delete"), fixture(t, "delete/testdata/delete-missing.json")), 404)
+	})
+	t.Run("authorizer", func(t *testing.T) {
+		fn := start(t, "../authorizer")
+		res := invoke(t, fn, fixture(t, "../authorizer/testdata/request.json"))
+		if res.Err == nil || res.Err.Message != "Unauthorized" {
+			t.Fatalf("placeholder credential: %+v", res)
+		}
+		res = invoke(t, fn, fixture(t, "../authorizer/testdata/request.json", "REPLACED_BY_TEST", token))
+		var resp events.APIGatewayCustomAuthorizerResponse
+		if res.Err != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.PrincipalID != "fixture-user" ||
+			resp.PolicyDocument.Statement[0].Effect != "Allow" {
+			t.Fatalf("valid token: %+v / %s", res.Err, res.Payload)
+		}
+		jwt, err := issuer.Token("alice", []string{"lisa-users"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = invoke(t, fn, fixture(t, "../authorizer/testdata/request.json", "REPLACED_BY_TEST", jwt))
+		if res.Err != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.PrincipalID != "alice" {
+			t.Fatalf("valid JWT: %+v / %s", res.Err, res.Payload)
+		}
+		_ = fn.Close()
+		if strings.Contains(fn.Stdout()+fn.Stderr(), token) || strings.Contains(fn.Stdout()+fn.Stderr(), jwt) {
+			t.Fatal("the authorizer logged a credential")
+		}
+	})
+	t.Run("serve", func(t *testing.T) {
+		fn := start(t, "./serve")
+		res := invoke(t, fn, fixture(t, "serve/testdata/models-no-credential.json"))
+		var resp events.ALBTargetGroupResponse
+		if res.Err != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode != 401 || !strings.Contains(resp.Body, "invalid_api_key") {
+			t.Fatalf("no credential: %+v / %s", res.Err, res.Payload)
+		}
+	})
+	_ = create.Close()
+	if strings.Contains(create.Stdout()+create.Stderr(), token) {
+		t.Fatal("the create function logged the plain token")
+	}
+}
