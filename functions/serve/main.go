@@ -1,0 +1,37 @@
+// Command serve is the Lambda target of the ALB for /v2/serve/*: it
+// authorizes every call with the shared decision core, enforces model
+// permissions and forwards to the OpenAI-compatible upstream. It only
+// wires: configuration, authenticator, upstream key, handler.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/wire"
+)
+
+func main() {
+	ctx := context.Background()
+	logger := wire.Logger(os.Getenv)
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		wire.Fatal(logger, "serve: startup failed", err)
+	}
+	authn, err := wire.Authenticator(ctx, cfg, logger)
+	if err != nil {
+		wire.Fatal(logger, "serve: startup failed", err)
+	}
+	key, err := upstreamKey(ctx, cfg, secretsManager)
+	if err != nil {
+		wire.Fatal(logger, "serve: startup failed", err)
+	}
+	h, err := newHandler(cfg, authn, key, logger)
+	if err != nil {
+		wire.Fatal(logger, "serve: startup failed", err)
+	}
+	lambda.Start(h)
+}

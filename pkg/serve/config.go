@@ -1,0 +1,181 @@
+package serve
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/llmgw/apitokens/pkg/albevent"
+	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/config"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTimeout = config.DefaultServeTimeout
+	// DefaultMaxRequestBytes is the ALB's body limit for Lambda targets; a
+	// larger body never reaches the function in AWS, and the local stack
+	// refuses it the same way.
+	DefaultMaxRequestBytes = albevent.MaxRequestBodyBytes
+	// DefaultMaxResponseBytes is the ALB's limit on a Lambda target's
+	// response JSON.
+	DefaultMaxResponseBytes = albevent.MaxResponseBytes
+)
+
+// Config configures a Handler.
+type Config struct {
+	// UpstreamURL is the OpenAI-compatible base URL, including its version
+	// prefix: /v2/serve/<rest> is forwarded to UpstreamURL/<rest>, so
+	// "http://litellm:4000/v1" serves /v2/serve/models from
+	// http://litellm:4000/v1/models. Required.
+	UpstreamURL string
+	// UpstreamKey, if set, is sent to the upstream as
+	// "Authorization: Bearer <UpstreamKey>". It is never logged.
+	UpstreamKey string
+	// Timeout bounds one upstream exchange, including reading the answer;
+	// past it the caller gets 504. It is shortened to end before the
+	// request context's deadline (the Lambda's), so that the 504 can still
+	// be sent. DefaultTimeout if zero.
+	Timeout time.Duration
+	// ModelPermissions maps a model id to the groups that may use it. A
+	// model not listed is open to every authenticated principal; a model
+	// listed with no groups is for admins only; admins may use every model.
+	ModelPermissions map[string][]string
+	// Groups names the admin group (members may use every model).
+	Groups auth.Groups
+	// MaxRequestBytes caps request bodies (413 beyond).
+	// DefaultMaxRequestBytes if zero.
+	MaxRequestBytes int
+	// MaxResponseBytes caps the ALB encoding of an answer (502 beyond).
+	// DefaultMaxResponseBytes if zero.
+	MaxResponseBytes int
+	// Client makes the upstream calls; a client that does not follow
+	// redirects if nil. Its own Timeout, if any, also applies.
+	Client *http.Client
+	// Logger receives one line per request; discarded if nil.
+	Logger *slog.Logger
+	// RequestID names a request in logs and in the X-Request-Id answer
+	// header (main passes the Lambda request id); random if nil or empty.
+	RequestID func(*http.Request) string
+}
+
+// FromConfig builds the Config for the shared configuration c: upstream URL,
+// key (SERVE_UPSTREAM_API_KEY; a key held in Secrets Manager is fetched by
+// the caller), timeout, model permissions and groups. The result still
+// needs Logger and, in Lambda, RequestID.
+func FromConfig(c config.Config) (Config, error) {
+	perms, err := ParseModelPermissions(c.ModelPermissions)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		UpstreamURL:      c.ServeUpstreamURL,
+		UpstreamKey:      c.ServeUpstreamKey,
+		Timeout:          c.ServeTimeout,
+		ModelPermissions: perms,
+		Groups:           c.Groups,
+	}, nil
+}
+
+// ParseModelPermissions parses MODEL_PERMISSIONS: a JSON object mapping
+// model ids to lists of group names, e.g. {"local-restricted":
+// ["lisa-admins"]}. Empty means no restrictions. Errors name the variable,
+// because they stop the function at startup.
+func ParseModelPermissions(s string) (map[string][]string, error) {
+	perms := map[string][]string{}
+	if strings.TrimSpace(s) == "" {
+		return perms, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %s (want a JSON object of model id to list of groups, e.g. {\"my-model\": [\"my-group\"]})",
+			config.EnvModelPermissions, fmt.Sprintf(format, args...))
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	var raw map[string]json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, bad("invalid JSON: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, bad("unexpected data after the JSON object")
+	}
+	if raw == nil {
+		return nil, bad("null is not an object")
+	}
+	for model, v := range raw {
+		if strings.TrimSpace(model) == "" {
+			return nil, bad("empty model id")
+		}
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			return nil, bad("groups of %q must be a list, not null", model)
+		}
+		var groups []string
+		if err := json.Unmarshal(v, &groups); err != nil {
+			return nil, bad("groups of %q must be a list of strings", model)
+		}
+		for _, g := range groups {
+			if strings.TrimSpace(g) == "" {
+				return nil, bad("empty group name for %q", model)
+			}
+		}
+		perms[model] = groups
+	}
+	return perms, nil
+}
+
+// validate fills defaults and checks what cannot work.
+func (c *Config) validate() error {
+	if c.UpstreamURL == "" {
+		return fmt.Errorf("serve: %s must be set", config.EnvServeUpstreamURL)
+	}
+	u, err := url.Parse(c.UpstreamURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("serve: %s must be an absolute http(s) URL without query, e.g. http://litellm:4000/v1", config.EnvServeUpstreamURL)
+	}
+	if u.User != nil {
+		// Credentials in the URL would end up in logs of errors.
+		return fmt.Errorf("serve: %s must not contain credentials; use %s", config.EnvServeUpstreamURL, config.EnvServeUpstreamKey)
+	}
+	c.UpstreamURL = strings.TrimRight(c.UpstreamURL, "/")
+	if c.Timeout < 0 || c.MaxRequestBytes < 0 || c.MaxResponseBytes < 0 {
+		return errors.New("serve: negative timeout or limit")
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{
+			// A redirect would be followed without the upstream key (Go drops
+			// Authorization across hosts) and could point anywhere; an
+			// OpenAI-compatible API has no reason to redirect.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ModelPermissions == nil {
+		c.ModelPermissions = map[string][]string{}
+	}
+	return nil
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}

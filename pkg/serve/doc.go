@@ -1,0 +1,49 @@
+// Package serve is the model-serving path behind the ALB (/v2/serve/*) as
+// an ordinary http.Handler: it authorizes every call with the shared
+// decision core (an auth.Authenticator), enforces per-model group
+// permissions, and forwards the call to an OpenAI-compatible upstream
+// (LiteLLM, vLLM, Ollama, ...) with the upstream's own key. The Lambda
+// function adapts it with albevent.Handler; the local stack runs it behind
+// the same conversion.
+//
+// # Routes
+//
+// /v2/serve/<rest> is forwarded to <UpstreamURL>/<rest>, for an allow-list
+// of OpenAI endpoints only:
+//
+//	GET  /v2/serve/models             the upstream's list, filtered to the models the caller may use
+//	GET  /v2/serve/models/{id}        one model, 404 if the caller may not use it
+//	POST /v2/serve/chat/completions   checked against the body's "model"
+//	POST /v2/serve/completions        checked against the body's "model"
+//	POST /v2/serve/embeddings         checked against the body's "model"
+//
+// Every other path is 404 (after authentication, so that unauthenticated
+// callers learn nothing). Forwarding unknown paths would be unsafe: the
+// upstream key is often an administrative key (a LiteLLM master key can
+// mint keys and change budgets), and an endpoint whose model this package
+// does not know how to find cannot be permission-checked. For the same
+// reason only an allow-list of request headers (Content-Type, Accept,
+// User-Agent, OpenAI-Beta, X-Amzn-Trace-Id) and no query string is
+// forwarded: upstreams accept credentials in headers this package cannot
+// all name (Api-Key, X-Api-Key, X-LiteLLM-Api-Key, Proxy-Authorization,
+// ...) and some in the query string, and the caller's credential must never
+// reach the upstream.
+//
+// # Limits
+//
+// An ALB gives a Lambda target at most 1 MB of request body and accepts at
+// most 1 MB of response JSON. Bodies over MaxRequestBytes are refused with
+// 413. An upstream answer whose ALB encoding (JSON-escaped or base64 body
+// plus headers, measured by albevent.ResponseSize) would exceed
+// MaxResponseBytes is refused with a 502 that says so, never truncated.
+// Because an ALB cannot stream a Lambda response, a "stream": true call is
+// answered with the upstream's complete server-sent-event body at once.
+//
+// # Errors
+//
+// Errors use OpenAI's shape, {"error": {"message", "type", "param",
+// "code"}}, so that SDKs surface them; the status always comes from
+// apierr.Status. Authentication failures are 401 with code
+// "invalid_api_key" whatever the reason (the reason is logged); a failure of
+// the decision core's dependencies is 503, never an Allow.
+package serve

@@ -1,0 +1,83 @@
+package serve
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/llmgw/apitokens/pkg/apierr"
+)
+
+// ErrorResponse is OpenAI's error shape, the body of every error answer of
+// the serve path: SDKs turn it into a typed error (openai.Error in Go,
+// openai.APIStatusError in Python) that shows Message and Code.
+type ErrorResponse struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the "error" member of ErrorResponse.
+type ErrorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"` // always null; present because OpenAI sends it
+	Code    string  `json:"code"`
+}
+
+// Error types, as OpenAI names them.
+const (
+	TypeInvalidRequest = "invalid_request_error"
+	TypeAuthentication = "authentication_error"
+	TypePermission     = "permission_error"
+	TypeAPI            = "api_error"
+)
+
+// CodeInvalidAPIKey is the code of every 401, as OpenAI answers a bad key;
+// the decision core's precise reason is logged, and its message shown.
+const CodeInvalidAPIKey = "invalid_api_key"
+
+// errorDetail maps err to the OpenAI error fields. The status is not
+// chosen here: it is apierr.Status(err).
+func errorDetail(err error) ErrorDetail {
+	d := ErrorDetail{Message: apierr.Message(err), Code: apierr.CodeOf(err)}
+	switch apierr.KindOf(err) {
+	case apierr.Unauthenticated:
+		d.Type, d.Code = TypeAuthentication, CodeInvalidAPIKey
+	case apierr.Forbidden:
+		d.Type = TypePermission
+	case apierr.Invalid, apierr.Unprocessable, apierr.TooLarge, apierr.NotFound, apierr.MethodNotAllowed:
+		d.Type = TypeInvalidRequest
+	default:
+		d.Type = TypeAPI
+	}
+	if d.Code == "" || apierr.KindOf(err) == apierr.Internal {
+		d.Code = defaultCode(apierr.Status(err))
+	}
+	return d
+}
+
+func defaultCode(status int) string {
+	switch status {
+	case http.StatusServiceUnavailable:
+		return "service_unavailable"
+	case http.StatusInternalServerError:
+		return "internal_error"
+	}
+	return "error"
+}
+
+// writeError answers err in OpenAI's shape with the status from the one
+// table, apierr.Status.
+func (h *Handler) writeError(c *call, err error) {
+	status := apierr.Status(err)
+	body, mErr := json.Marshal(ErrorResponse{Error: errorDetail(err)})
+	if mErr != nil { // cannot happen: strings only
+		body = []byte(`{"error":{"message":"Internal server error","type":"api_error","param":null,"code":"internal_error"}}`)
+	}
+	c.status, c.err, c.bytes = status, err, len(body)
+	hdr := c.w.Header()
+	hdr.Set("Content-Type", "application/json")
+	if status == http.StatusUnauthorized {
+		hdr.Set("WWW-Authenticate", `Bearer realm="serve"`)
+	}
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(body)
+}
