@@ -173,6 +173,15 @@ func TestSeed001WithAWSCLI(t *testing.T) {
 	c.want(c.do("GET", "/api-tokens/", "", "Api-Key", tok2), 200)
 	awsCLI(t, s.DynamoDBEndpoint, "delete-item", "--table-name", table, "--key", `{"token": {"S": "`+secret.Hash(tok2)+`"}}`)
 	waitStatus(t, c, "Api-Key", tok2, 401)
+
+	// A user's own token revoked with delete-item: the user can create a
+	// new one afterwards (the slot is not left taken).
+	bobJWT := c.jwt("bob", "lisa-users", "lisa-api-users")
+	own := c.want(c.do("POST", "/api-tokens/", `{"name":"bob's"}`, bearer(bobJWT)...), 201).str("token")
+	awsCLI(t, s.DynamoDBEndpoint, "delete-item", "--table-name", table, "--key", `{"token": {"S": "`+secret.Hash(own)+`"}}`)
+	waitStatus(t, c, "Api-Key", own, 401)
+	c.want(c.do("POST", "/api-tokens/", `{"name":"bob's new"}`, bearer(bobJWT)...), 201)
+	c.want(c.do("POST", "/api-tokens/", `{"name":"bob's third"}`, bearer(bobJWT)...), 400)
 }
 
 // waitStatus polls GET /api-tokens/ until it answers status, for at most

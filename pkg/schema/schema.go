@@ -28,6 +28,10 @@ const (
 	// AttrGuardFor is set only on per-user guard items; it names the
 	// tokenUUID that holds the user's single non-system token slot.
 	AttrGuardFor = "guardFor"
+	// AttrGuardHash is set only on guard items: the partition key of the
+	// token holding the slot, so that a guard whose token was removed by
+	// hand (seed 001's delete-item) can be proven stale and reclaimed.
+	AttrGuardHash = "guardHash"
 )
 
 // Index names and their partition keys.

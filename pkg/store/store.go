@@ -34,7 +34,7 @@ type Token struct {
 	CreatedDate int64 // Unix seconds
 	Expiration  int64 // Unix seconds; 0 means none recorded (legacy items only)
 	Name        string
-	Groups      []string
+	Groups      []string // as created; a Store returns a non-nil slice (empty when none)
 	IsSystem    bool
 	Legacy      bool
 }
@@ -44,9 +44,14 @@ type ListOptions struct {
 	// Username, if set, lists only that user's tokens (username-index).
 	// Empty lists every token, legacy items included.
 	Username string
-	// Limit is the most items to return in one page (1..1000).
+	// Limit is the most items to return in one page (1..1000). Outside
+	// that range List fails with an error that is none of the sentinels
+	// (a caller bug; validate user input before).
 	Limit int
-	// Cursor continues a previous listing; "" starts at the beginning.
+	// Cursor continues a previous listing; "" starts at the beginning. It
+	// is valid only for the same Username; any other value is
+	// ErrBadCursor. Cursors are opaque and never contain a legacy item's
+	// stored value, so they may be handed to API clients.
 	Cursor string
 }
 
@@ -62,8 +67,10 @@ type Store interface {
 	// owner's single non-system slot together with the write: of any number
 	// of concurrent Creates for one user, at most one succeeds and the rest
 	// return ErrSlotTaken. System tokens never touch the slot. A token whose
-	// Hash or UUID already exists returns ErrExists. On any error nothing is
-	// written.
+	// Hash or UUID already exists returns ErrExists (before ErrSlotTaken,
+	// when both apply). On any error nothing is written. A token that cannot be stored (empty Hash, UUID or Username,
+	// a guard key as Hash, Legacy set) is an error that is none of the
+	// sentinels: it is a programming error, not an answer.
 	Create(ctx context.Context, t Token) error
 
 	// GetByHash returns the item whose partition key is hash, read with
@@ -82,7 +89,11 @@ type Store interface {
 	GetLegacy(ctx context.Context, id string) (Token, error)
 
 	// Delete removes t (matched by Hash) and, for a non-system token, frees
-	// the owner's slot, atomically. ErrNotFound if the item is already gone.
+	// the owner's slot, atomically. ErrNotFound if the item is already gone,
+	// or if the stored item is no longer the token t describes (another
+	// UUID; not a system token although t is one; legacy or not unlike t):
+	// pass a Token obtained from this Store, so that a stale or mismatched
+	// value can never delete another token or free another token's slot.
 	Delete(ctx context.Context, t Token) error
 
 	// List returns one page of tokens, guard items excluded. Every item is

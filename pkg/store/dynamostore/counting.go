@@ -2,14 +2,17 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// Counting wraps an API and counts calls by operation name ("GetItem",
-// "Query", ...). Tests and benchmarks use it to show how many DynamoDB
-// requests an operation costs, e.g. exactly one GetItem per authorization.
+// Counting is an API that counts the calls it passes on, by operation name
+// ("GetItem", "Query", "Scan", ...). Tests use it to prove read patterns
+// (a cached authorization makes no GetItem; GetByUUID never scans), and the
+// local stack exposes it for the same checks end to end.
 type Counting struct {
 	API
 	mu     sync.Mutex
@@ -21,55 +24,62 @@ var _ API = (*Counting)(nil)
 // NewCounting wraps api.
 func NewCounting(api API) *Counting { return &Counting{API: api, counts: map[string]int{}} }
 
-func (c *Counting) add(op string) {
+// Counts returns a snapshot of the calls so far.
+func (c *Counting) Counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.counts)
+}
+
+func (c *Counting) count(op string) {
 	c.mu.Lock()
 	c.counts[op]++
 	c.mu.Unlock()
 }
 
-// Counts returns a copy of the counts so far.
-func (c *Counting) Counts() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.counts))
-	for k, v := range c.counts {
-		out[k] = v
-	}
-	return out
-}
-
 // GetItem counts and forwards.
-func (c *Counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.add("GetItem")
-	return c.API.GetItem(ctx, in, o...)
+func (c *Counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.API.GetItem(ctx, in, optFns...)
 }
 
 // PutItem counts and forwards.
-func (c *Counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.add("PutItem")
-	return c.API.PutItem(ctx, in, o...)
+func (c *Counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem")
+	return c.API.PutItem(ctx, in, optFns...)
 }
 
 // DeleteItem counts and forwards.
-func (c *Counting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.add("DeleteItem")
-	return c.API.DeleteItem(ctx, in, o...)
+func (c *Counting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.count("DeleteItem")
+	return c.API.DeleteItem(ctx, in, optFns...)
 }
 
 // Query counts and forwards.
-func (c *Counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.add("Query")
-	return c.API.Query(ctx, in, o...)
+func (c *Counting) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.API.Query(ctx, in, optFns...)
 }
 
 // Scan counts and forwards.
-func (c *Counting) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	c.add("Scan")
-	return c.API.Scan(ctx, in, o...)
+func (c *Counting) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	c.count("Scan")
+	return c.API.Scan(ctx, in, optFns...)
 }
 
 // TransactWriteItems counts and forwards.
-func (c *Counting) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.add("TransactWriteItems")
-	return c.API.TransactWriteItems(ctx, in, o...)
+func (c *Counting) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.count("TransactWriteItems")
+	return c.API.TransactWriteItems(ctx, in, optFns...)
+}
+
+// BatchWriteItem counts and forwards, so that PutBatch stays batched
+// through a Counting. It fails if the wrapped API cannot batch.
+func (c *Counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.count("BatchWriteItem")
+	bw, ok := c.API.(batchWriter)
+	if !ok {
+		return nil, errors.New("dynamostore: the wrapped API has no BatchWriteItem")
+	}
+	return bw.BatchWriteItem(ctx, in, optFns...)
 }

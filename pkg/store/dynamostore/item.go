@@ -1,0 +1,156 @@
+package dynamostore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/llmgw/apitokens/pkg/schema"
+	"github.com/llmgw/apitokens/pkg/secret"
+	"github.com/llmgw/apitokens/pkg/store"
+)
+
+// Item encoding is written by hand rather than with the attributevalue
+// package: eight attributes do not justify another module, and spelling each
+// one through pkg/schema keeps every attribute name in one place.
+
+func attrS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func attrN(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// encodeToken is the item for a new (non-legacy) token. Every attribute is
+// written, empty strings and an empty group list included, so that an item
+// read back is the token that was written.
+func encodeToken(t store.Token) map[string]types.AttributeValue {
+	groups := make([]types.AttributeValue, len(t.Groups))
+	for i, g := range t.Groups {
+		groups[i] = attrS(g)
+	}
+	return map[string]types.AttributeValue{
+		schema.AttrToken:           attrS(t.Hash),
+		schema.AttrTokenUUID:       attrS(t.UUID),
+		schema.AttrUsername:        attrS(t.Username),
+		schema.AttrCreatedBy:       attrS(t.CreatedBy),
+		schema.AttrCreatedDate:     attrN(t.CreatedDate),
+		schema.AttrTokenExpiration: attrN(t.Expiration),
+		schema.AttrName:            attrS(t.Name),
+		schema.AttrGroups:          &types.AttributeValueMemberL{Value: groups},
+		schema.AttrIsSystemToken:   &types.AttributeValueMemberBOOL{Value: t.IsSystem},
+	}
+}
+
+// guardItem reserves username's single non-system slot for the token
+// tokenUUID, whose partition key is tokenHash. It
+// deliberately has no username or tokenUUID attribute, so it never appears
+// in either index.
+func guardItem(username, tokenUUID, tokenHash string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		schema.AttrToken:     attrS(schema.GuardKey(username)),
+		schema.AttrGuardFor:  attrS(tokenUUID),
+		schema.AttrGuardHash: attrS(tokenHash),
+	}
+}
+
+// decodeToken turns an item into a Token. An item without tokenUUID is a
+// legacy item (seed 001). Items written by hand may carry unexpected types;
+// numbers are read leniently, anything else unreadable is an error that names
+// the item by UUID or legacy id, never by its key (a legacy key is a secret).
+func decodeToken(item map[string]types.AttributeValue) (store.Token, error) {
+	key, ok := item[schema.AttrToken].(*types.AttributeValueMemberS)
+	if !ok || key.Value == "" {
+		return store.Token{}, errors.New("dynamostore: item without a string token key")
+	}
+	t := store.Token{Hash: key.Value, Groups: []string{}}
+	uuid, err := optS(item, schema.AttrTokenUUID)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("dynamostore: item %s: %w", secret.LegacyID(key.Value), err)
+	}
+	t.UUID = uuid
+	t.Legacy = uuid == ""
+	ref := uuid
+	if t.Legacy {
+		ref = secret.LegacyID(key.Value)
+	}
+	fail := func(err error) (store.Token, error) {
+		return store.Token{}, fmt.Errorf("dynamostore: item %s: %w", ref, err)
+	}
+	if t.Username, err = optS(item, schema.AttrUsername); err != nil {
+		return fail(err)
+	}
+	if t.CreatedBy, err = optS(item, schema.AttrCreatedBy); err != nil {
+		return fail(err)
+	}
+	if t.Name, err = optS(item, schema.AttrName); err != nil {
+		return fail(err)
+	}
+	if t.CreatedDate, err = optN(item, schema.AttrCreatedDate); err != nil {
+		return fail(err)
+	}
+	if t.Expiration, err = optN(item, schema.AttrTokenExpiration); err != nil {
+		return fail(err)
+	}
+	switch v := item[schema.AttrGroups].(type) {
+	case nil:
+	case *types.AttributeValueMemberL:
+		for _, g := range v.Value {
+			s, ok := g.(*types.AttributeValueMemberS)
+			if !ok {
+				return fail(fmt.Errorf("%s holds a non-string element", schema.AttrGroups))
+			}
+			t.Groups = append(t.Groups, s.Value)
+		}
+	case *types.AttributeValueMemberSS: // a hand-written item may use a string set
+		t.Groups = append(t.Groups, v.Value...)
+	default:
+		return fail(fmt.Errorf("%s has type %T, want a list of strings", schema.AttrGroups, v))
+	}
+	switch v := item[schema.AttrIsSystemToken].(type) {
+	case nil:
+	case *types.AttributeValueMemberBOOL:
+		t.IsSystem = v.Value
+	default:
+		return fail(fmt.Errorf("%s has type %T, want BOOL", schema.AttrIsSystemToken, v))
+	}
+	return t, nil
+}
+
+func optS(item map[string]types.AttributeValue, name string) (string, error) {
+	switch v := item[name].(type) {
+	case nil:
+		return "", nil
+	case *types.AttributeValueMemberS:
+		return v.Value, nil
+	default:
+		return "", fmt.Errorf("%s has type %T, want S", name, v)
+	}
+}
+
+// optN reads a Unix-seconds attribute. Seed 001 tells admins to write
+// tokenExpiration as N from `date +%s`; a string of digits or a number with
+// a fraction is accepted too rather than making the whole listing fail.
+func optN(item map[string]types.AttributeValue, name string) (int64, error) {
+	var s string
+	switch v := item[name].(type) {
+	case nil:
+		return 0, nil
+	case *types.AttributeValueMemberN:
+		s = v.Value
+	case *types.AttributeValueMemberS:
+		s = v.Value
+	default:
+		return 0, fmt.Errorf("%s has type %T, want N", name, v)
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f >= math.MaxInt64 || f < math.MinInt64 {
+		return 0, fmt.Errorf("%s is not a number", name)
+	}
+	return int64(f), nil
+}

@@ -1,0 +1,248 @@
+package dynamostore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/llmgw/apitokens/pkg/schema"
+	"github.com/llmgw/apitokens/pkg/store"
+)
+
+// Bounds of List.
+const (
+	maxLimit     = 1000        // store.ListOptions: Limit is 1..1000
+	maxCursorLen = 4096        // longer input is not a cursor this store issued
+	maxSkip      = 1 << 20     // far above any run of legacy items
+	maxRequest   = int32(2000) // items one Scan/Query may evaluate
+)
+
+const (
+	modeAll  = "all"
+	modeUser = "user"
+)
+
+// cursor is the decoded form of a List cursor: base64url (no padding) of
+// this JSON. Key is the DynamoDB key to resume after (ExclusiveStartKey;
+// every key attribute of this table is a string); absent means the start of
+// the table. Skip then drops that many returned items.
+//
+// Why Skip exists: a legacy item's key is its plain-text secret, and a
+// cursor is handed to API clients. So a cursor never names a legacy item:
+// when a page ends on legacy items, the cursor names the last non-legacy
+// position before them (a token or a guard item, or the start) and counts
+// the legacy items already returned. On an unchanging table that is exact.
+// Token hashes, guard keys ("USER#name") and usernames may appear in a
+// cursor; none of them is a secret.
+type cursor struct {
+	Mode string            `json:"m"`
+	User string            `json:"u,omitempty"`
+	Key  map[string]string `json:"k,omitempty"`
+	Skip int               `json:"s,omitempty"`
+}
+
+// List implements store.Store.
+//
+// All tokens: a strongly consistent Scan that filters guard items out. By
+// user: a Query of username-index. Either way List reads on across
+// DynamoDB pages until it has opts.Limit items and has seen that at least
+// one more exists, or the table ends; so a page is short only when it is the
+// last, and the last page has no cursor. Each request asks DynamoDB to
+// evaluate about what is still needed (see the sizing below), and when a
+// page ends inside a DynamoDB response the cursor is built from the last
+// returned item's key, so nothing is skipped or returned twice.
+func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, error) {
+	if opts.Limit < 1 || opts.Limit > maxLimit {
+		return store.Page{}, fmt.Errorf("dynamostore: list: limit %d outside 1..%d", opts.Limit, maxLimit)
+	}
+	mode := modeAll
+	if opts.Username != "" {
+		mode = modeUser
+	}
+	var c cursor
+	if opts.Cursor != "" {
+		var err error
+		if c, err = decodeCursor(opts.Cursor, mode, opts.Username); err != nil {
+			return store.Page{}, fmt.Errorf("dynamostore: list: %w: %v", store.ErrBadCursor, err)
+		}
+	}
+
+	pos := position{key: c.Key}
+	skip := c.Skip
+	var esk map[string]types.AttributeValue
+	if c.Key != nil {
+		esk = make(map[string]types.AttributeValue, len(c.Key))
+		for k, v := range c.Key {
+			esk[k] = attrS(v)
+		}
+	}
+	out := []store.Token{}
+	var scanned, returned int64 // so far in this call, to size the next request
+	for {
+		// Items still wanted: the rest of the page, one look-ahead item
+		// and whatever the cursor says to skip. Guard items are evaluated
+		// (and paid for) but filtered out, so ask for more in proportion
+		// to what earlier responses filtered; reading a little too far
+		// costs less than another round trip, and the cursor stays exact
+		// either way.
+		need := int64(opts.Limit + 1 - len(out) + skip)
+		if returned > 0 && scanned > returned {
+			need = (need*scanned + returned - 1) / returned
+		} else if scanned > 0 && returned == 0 {
+			need *= 4
+		}
+		items, lek, n, err := s.listRequest(ctx, opts.Username, esk, int32(min(need, int64(maxRequest))))
+		if err != nil {
+			return store.Page{}, fmt.Errorf("dynamostore: list: %w", err)
+		}
+		scanned += int64(n)
+		returned += int64(len(items))
+		for _, item := range items {
+			tok, err := decodeToken(item)
+			if err != nil {
+				return store.Page{}, fmt.Errorf("dynamostore: list: %w", err)
+			}
+			if skip > 0 {
+				skip--
+				pos.advance(tok, mode)
+				continue
+			}
+			if len(out) == opts.Limit {
+				// tok proves there is more; resume before it.
+				return store.Page{Tokens: out, Cursor: pos.encode(mode, opts.Username)}, nil
+			}
+			out = append(out, tok)
+			pos.advance(tok, mode)
+		}
+		if len(lek) == 0 {
+			return store.Page{Tokens: out}, nil
+		}
+		// The last evaluated item was filtered out, so it is a guard item:
+		// a safe place to resume from.
+		if k, ok := lek[schema.AttrToken].(*types.AttributeValueMemberS); ok && mode == modeAll && schema.IsGuardKey(k.Value) {
+			pos = position{key: map[string]string{schema.AttrToken: k.Value}}
+		}
+		esk = lek
+	}
+}
+
+// listRequest is one Scan (all tokens) or one Query (a user's tokens). It
+// returns the items, LastEvaluatedKey and how many items were evaluated.
+func (s *Store) listRequest(ctx context.Context, username string, esk map[string]types.AttributeValue, limit int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, int32, error) {
+	if username == "" {
+		out, err := s.api.Scan(ctx, &dynamodb.ScanInput{
+			TableName:                 aws.String(s.table),
+			ConsistentRead:            aws.Bool(true),
+			Limit:                     aws.Int32(limit),
+			ExclusiveStartKey:         esk,
+			FilterExpression:          aws.String("NOT begins_with(" + phToken + ", :guard)"),
+			ExpressionAttributeNames:  map[string]string{phToken: schema.AttrToken},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":guard": attrS(schema.GuardKey(""))},
+		})
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		return out.Items, out.LastEvaluatedKey, out.ScannedCount, nil
+	}
+	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(schema.IndexUsername),
+		KeyConditionExpression:    aws.String(phUsername + " = :u"),
+		ExpressionAttributeNames:  map[string]string{phUsername: schema.AttrUsername},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": attrS(username)},
+		Limit:                     aws.Int32(limit),
+		ExclusiveStartKey:         esk,
+	})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return out.Items, out.LastEvaluatedKey, out.ScannedCount, nil
+}
+
+// position is where a listing stands: after the item with key (nil: the
+// start), plus since legacy items returned after it.
+type position struct {
+	key   map[string]string
+	since int
+}
+
+// advance moves past tok. Only a non-legacy token becomes the new resume
+// key; a legacy item is counted instead (see cursor).
+func (p *position) advance(tok store.Token, mode string) {
+	if tok.Legacy {
+		p.since++
+		return
+	}
+	p.key = map[string]string{schema.AttrToken: tok.Hash}
+	if mode == modeUser {
+		p.key[schema.AttrUsername] = tok.Username
+	}
+	p.since = 0
+}
+
+func (p position) encode(mode, username string) string {
+	b, err := json.Marshal(cursor{Mode: mode, User: username, Key: maps.Clone(p.key), Skip: p.since})
+	if err != nil { // a struct of strings and an int always marshals
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor accepts only what List issues for this listing: the same
+// mode and user, exactly the key attributes DynamoDB expects there (Scan:
+// token; username-index: token and username, the username being the one
+// listed), non-empty values, and a position that is not the start.
+func decodeCursor(s, mode, username string) (cursor, error) {
+	if len(s) > maxCursorLen {
+		return cursor{}, errors.New("too long")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, errors.New("not base64url")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var c cursor
+	if err := dec.Decode(&c); err != nil {
+		return cursor{}, errors.New("not a cursor object")
+	}
+	if dec.More() {
+		return cursor{}, errors.New("trailing data")
+	}
+	if c.Mode != mode || c.User != username {
+		return cursor{}, errors.New("issued for another listing")
+	}
+	if c.Skip < 0 || c.Skip > maxSkip {
+		return cursor{}, errors.New("skip out of range")
+	}
+	if c.Key == nil {
+		if c.Skip == 0 {
+			return cursor{}, errors.New("empty position")
+		}
+		return c, nil
+	}
+	want := []string{schema.AttrToken}
+	if mode == modeUser {
+		want = append(want, schema.AttrUsername)
+	}
+	if len(c.Key) != len(want) {
+		return cursor{}, errors.New("wrong key attributes")
+	}
+	for _, a := range want {
+		if v, ok := c.Key[a]; !ok || v == "" || len(v) > 2048 {
+			return cursor{}, errors.New("wrong key attributes")
+		}
+	}
+	if mode == modeUser && c.Key[schema.AttrUsername] != username {
+		return cursor{}, errors.New("issued for another user")
+	}
+	return c, nil
+}
