@@ -20,6 +20,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/httpapi"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/storetest"
 	"github.com/llmgw/apitokens/pkg/tokenapi"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
 )
@@ -196,6 +197,12 @@ func (e *env) checkNoSecretLeaked() {
 // mustCreate writes tokens straight to the store, for volume tests.
 func mustCreate(t *testing.T, st store.Store, toks []store.Token) {
 	t.Helper()
+	if bc, ok := st.(storetest.BulkCreator); ok {
+		if err := bc.PutBatch(context.Background(), toks); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(toks))
 	sem := make(chan struct{}, 16)
