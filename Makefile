@@ -1,6 +1,7 @@
 # API tokens for LLM gateways on AWS.
 #   make run    - the whole system on this machine (DynamoDB Local, gateway, dev OIDC issuer)
 #   make test   - every test tier: lint, unit, DynamoDB Local, end to end, fuzz, CDK
+#   make deploy - build the Lambdas and deploy with the CDK (config-custom.yaml)
 #   make help   - all targets
 
 SHELL       := /bin/bash
@@ -12,21 +13,46 @@ FUNCTIONS   := create list get delete serve
 LAMBDAS     := $(FUNCTIONS) authorizer
 FUZZTIME    ?= 10s
 
+# CDK CLI and synth settings (infra/).
+CDK_CLI_VERSION ?= 2.1148.1
+CDK         ?= npx --yes aws-cdk@$(CDK_CLI_VERSION)
+CDK_OUT     ?= cdk.out
+CFN_LINT    ?= cfn-lint
+CONFIG_FILE ?= config-custom.yaml
+# Extra flags for `cdk deploy`, e.g. DEPLOY_FLAGS=--require-approval=never
+DEPLOY_FLAGS ?=
+
+# The jsii runtime (node) behind the CDK Go packages starts before any Go
+# code can set this, so it is exported for every recipe, `go test` included.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
+# Synth needs no credentials and no network beyond the registries: no
+# instance-metadata probing, no telemetry, no notices.
+CDK_ENV   = CONFIG_FILE=$(CONFIG_FILE) APITOKENS_BUILD_DIR=$(BUILD_DIR) \
+	AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
+CDK_FLAGS = --no-notices --output $(CDK_OUT)
+
 .DEFAULT_GOAL := help
-.PHONY: help deps build lint test test-go fuzz run bench clean
+.PHONY: help deps build lint test test-go test-infra fuzz run bench clean \
+	synth diff deploy cfn-lint cdk-bootstrap cdk-destroy
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the tests and the local stack need (Java 17, Node/npm, Go modules)
+deps: ## install what the tests and the local stack need (Java 17, Node/npm, AWS CLI, jq, Go modules)
 	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || { \
 		echo "==> installing Java 17 (openjdk-17-jre-headless)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 	@command -v npm >/dev/null 2>&1 || { \
 		echo "==> installing Node.js and npm"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@command -v aws >/dev/null 2>&1 || { \
+		echo "==> installing the AWS CLI (the seed 001 end-to-end test uses it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; }
+	@command -v jq >/dev/null 2>&1 || { \
+		echo "==> installing jq (used by the quick start)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
+	@command -v $(CFN_LINT) >/dev/null 2>&1 || echo "warning: cfn-lint not found; make test-infra needs it (pip install cfn-lint)"
 	@echo "==> downloading Go modules"
 	@$(GO) mod download
 
@@ -43,16 +69,50 @@ lint: ## gofmt, go vet and staticcheck
 	@echo "==> go vet"; $(GO) vet ./...
 	@echo "==> staticcheck"; $(STATICCHECK) ./...
 
-test-go: ## Go tests of every tier against DynamoDB Local (started by the tests)
+test-go: ## Go tests against DynamoDB Local (started by the tests); the CDK tests run in test-infra
 	@echo "==> go test (DynamoDB Local is installed and started by the tests)"
-	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -count=1 -timeout 30m ./...
+	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
 
 fuzz: ## short fuzz runs of the decision core and the JWT verifier
 	@echo "==> fuzz ($(FUZZTIME) each)"
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./pkg/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/oidc
 
-test: deps lint build test-go fuzz ## everything CI runs
+run: deps ## run the whole system locally (Ctrl-C stops it)
+	$(GO) run ./pkg/localstack/cmd/localstack
+
+# CI has no config-custom.yaml: the shipped example is what gets synthesized.
+test-infra: CONFIG_FILE = config-custom.example.yaml
+test-infra: build ## CDK assertions + cdk-nag, then synth and cfn-lint of config-custom.example.yaml
+	@echo "==> CDK tests (the first CDK build takes about a minute)"
+	$(GO) test -count=1 ./infra/...
+	@echo "==> cdk synth (config-custom.example.yaml) and cfn-lint"
+	rm -rf $(CDK_OUT)
+	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) --quiet
+	$(CFN_LINT) --ignore-checks W3005 -- $(CDK_OUT)/*.template.json
+
+test: deps lint build test-go fuzz test-infra ## everything CI runs
+
+# cdk.out/ is only a cache; starting afresh keeps stale templates from being linted.
+synth: build ## synthesize cdk.out/ from config-custom.yaml (no AWS credentials needed)
+	rm -rf $(CDK_OUT)
+	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) --quiet
+	@echo "synthesized $(CDK_OUT)/ from $(CONFIG_FILE)"
+
+diff: build ## show what `make deploy` would change (AWS credentials needed)
+	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS)
+
+deploy: build ## deploy the stack (AWS credentials; `make cdk-bootstrap` once per account and region)
+	$(CDK_ENV) $(CDK) deploy $(CDK_FLAGS) $(DEPLOY_FLAGS)
+
+cfn-lint: synth ## lint the synthesized template
+	$(CFN_LINT) --ignore-checks W3005 -- $(CDK_OUT)/*.template.json
+
+cdk-bootstrap: build ## prepare an AWS account and region for CDK deployments
+	$(CDK_ENV) $(CDK) bootstrap $(CDK_FLAGS)
+
+cdk-destroy: build ## delete the stack (retained resources stay)
+	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS)
 
 clean: ## remove build output
 	rm -rf $(BUILD_DIR) cdk.out

@@ -99,7 +99,8 @@ func TestSeed002Flows(t *testing.T) {
 		})
 	}
 	c.want(c.do("GET", "/nope", ""), 404)
-	c.want(c.do("PUT", "/api-tokens/", "", bearer(adminJWT)...), 403)
+	c.want(c.do("PUT", "/api-tokens/", "", bearer(adminJWT)...), 404)
+	c.want(c.do("GET", "/api-tokens/a/b", "", bearer(adminJWT)...), 404)
 
 	// Delete, and the token stops working (cache TTL 10s by default, so
 	// check via the admin's JWT that it is gone from the table).

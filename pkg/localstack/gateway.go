@@ -56,8 +56,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", reqID)
 	route, params, _ := routes.Match(r.Method, r.URL.Path)
 	if route.Function == "" {
-		// API Gateway answers unknown resources and methods this way.
-		gatewayError(w, http.StatusForbidden, "Missing Authentication Token")
+		// API Gateway answers unknown resources and methods with its
+		// MISSING_AUTHENTICATION_TOKEN response, which the CDK app turns
+		// into this 404.
+		gatewayError(w, http.StatusNotFound, "Not Found")
 		return
 	}
 	fn := g.Functions[route.Function]

@@ -1,0 +1,484 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigFileName is the deployment configuration read from the repository
+// root (git-ignored; config-custom.example.yaml is the documented template).
+const ConfigFileName = "config-custom.yaml"
+
+// Defaults for keys a deployment may leave out.
+const (
+	defaultLogRetentionDays       = 90
+	defaultThrottleRate           = 50
+	defaultThrottleBurst          = 100
+	defaultServeTimeoutSeconds    = 120
+	defaultMinIdleTimeoutSeconds  = 300
+	defaultListenerRulePriority   = 100
+	defaultTokenCacheSeconds      = 10
+	maxLambdaTimeoutSeconds       = 900
+	maxAuthorizerCacheSeconds     = 3600
+	maxModelPermissionsJSONLength = 2048 // Lambda allows 4 KB of environment in total
+)
+
+// Config is config-custom.yaml. The first keys are the ones LISA deployments
+// already use (seed 002); apiTokens, serve and network are this project's.
+type Config struct {
+	DeploymentName   string `yaml:"deploymentName"`
+	DeploymentStage  string `yaml:"deploymentStage"`
+	Region           string `yaml:"region"`
+	AccountNumber    string `yaml:"accountNumber"`
+	RemovalPolicy    string `yaml:"removalPolicy"`
+	LogLevel         string `yaml:"logLevel"`
+	LogRetentionDays int    `yaml:"logRetentionDays"`
+	// WafWebACLArn, if set, is a regional WAFv2 web ACL associated with the
+	// API stage and with a new ALB.
+	WafWebACLArn string     `yaml:"wafWebAclArn"`
+	AuthConfig   AuthConfig `yaml:"authConfig"`
+	Roles        Roles      `yaml:"roles"`
+	APITokens    APITokens  `yaml:"apiTokens"`
+	Serve        Serve      `yaml:"serve"`
+	Network      Network    `yaml:"network"`
+}
+
+// AuthConfig is the OIDC and group configuration (seed 002 authConfig).
+type AuthConfig struct {
+	Authority         string `yaml:"authority"`
+	ClientID          string `yaml:"clientId"`
+	AdminGroup        string `yaml:"adminGroup"`
+	UserGroup         string `yaml:"userGroup"`
+	APIGroup          string `yaml:"apiGroup"`
+	JWTGroupsProperty string `yaml:"jwtGroupsProperty"`
+}
+
+// Roles names existing IAM roles to use instead of creating them.
+type Roles struct {
+	// APITokensAPIRole is a role name or ARN for the four token functions.
+	APITokensAPIRole string `yaml:"ApiTokensApiRole"`
+}
+
+// APITokens holds token lifetime rules, caching and API limits.
+type APITokens struct {
+	DefaultTokenDays       int   `yaml:"defaultTokenDays"`
+	MaxTokenDays           int   `yaml:"maxTokenDays"`
+	AllowUserManagedTokens *bool `yaml:"allowUserManagedTokens"`
+	// TokenCacheSeconds is the in-process cache of the authorizer and the
+	// serve function: the worst-case delay before a revocation takes effect.
+	TokenCacheSeconds *int `yaml:"tokenCacheSeconds"`
+	// AuthorizerCacheSeconds is API Gateway's authorizer result cache. Above
+	// 0 the cache is keyed on the Authorization header, so requests that
+	// carry only Api-Key are refused by API Gateway.
+	AuthorizerCacheSeconds int        `yaml:"authorizerCacheSeconds"`
+	Throttling             Throttling `yaml:"throttling"`
+	// CreateCloudWatchRole sets the account's API Gateway CloudWatch Logs
+	// role (needed for stage logging). Turn off when the account has one.
+	CreateCloudWatchRole *bool `yaml:"createCloudWatchRole"`
+}
+
+// Throttling is the API Gateway stage throttle.
+type Throttling struct {
+	RateLimit  int `yaml:"rateLimit"`
+	BurstLimit int `yaml:"burstLimit"`
+}
+
+// Serve configures the /v2/serve/* function.
+type Serve struct {
+	UpstreamURL             string `yaml:"upstreamUrl"`
+	UpstreamAPIKeySecretARN string `yaml:"upstreamApiKeySecretArn"`
+	UpstreamTimeoutSeconds  int    `yaml:"upstreamTimeoutSeconds"`
+	// ModelPermissions maps a model id to the groups allowed to use it.
+	ModelPermissions map[string][]string `yaml:"modelPermissions"`
+}
+
+// Network places the ALB: a new VPC and ALB by default, an existing VPC for
+// a new ALB, or an existing HTTPS listener that only gets a rule.
+type Network struct {
+	// VpcID selects an existing VPC for a new ALB. With SubnetIDs and
+	// AvailabilityZones (one zone per subnet) synth needs no AWS access;
+	// with VpcID alone the VPC is looked up, which needs credentials.
+	VpcID             string   `yaml:"vpcId"`
+	SubnetIDs         []string `yaml:"subnetIds"`
+	AvailabilityZones []string `yaml:"availabilityZones"`
+	// MaxAzs sizes a new VPC.
+	MaxAzs               int      `yaml:"maxAzs"`
+	CertificateARN       string   `yaml:"certificateArn"`
+	InternetFacing       *bool    `yaml:"internetFacing"`
+	AllowedCidrs         []string `yaml:"allowedCidrs"`
+	IdleTimeoutSeconds   int      `yaml:"idleTimeoutSeconds"`
+	ListenerRulePriority int      `yaml:"listenerRulePriority"`
+	ExistingListener     Listener `yaml:"existingListener"`
+	// LoadBalancerDeletionProtection defaults to true when removalPolicy
+	// is retain.
+	LoadBalancerDeletionProtection *bool `yaml:"loadBalancerDeletionProtection"`
+}
+
+// Listener identifies an existing HTTPS listener of an existing ALB.
+type Listener struct {
+	ARN             string `yaml:"arn"`
+	SecurityGroupID string `yaml:"securityGroupId"`
+	DNSName         string `yaml:"dnsName"` // for the stack output only
+}
+
+// LoadConfig reads and validates the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s not found: copy config-custom.example.yaml to %s and edit it (or set CONFIG_FILE)", path, ConfigFileName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(path, data)
+}
+
+// yamlTypeKeys maps Go type names in yaml.v3 errors back to config keys.
+var yamlTypeKeys = map[string]string{
+	"Config":     "(top level)",
+	"AuthConfig": "authConfig",
+	"Roles":      "roles",
+	"APITokens":  "apiTokens",
+	"Throttling": "apiTokens.throttling",
+	"Serve":      "serve",
+	"Network":    "network",
+	"Listener":   "network.existingListener",
+}
+
+var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type main\.(\w+)`)
+
+// ParseConfig decodes data (named name in messages), rejecting unknown keys,
+// then fills defaults and validates. Every error names the offending key.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: file is empty", name)
+		}
+		return nil, fmt.Errorf("%s: %s", name, describeYAMLError(data, err))
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, prefixErrors(name, err)
+	}
+	return &c, nil
+}
+
+var errLineRE = regexp.MustCompile(`line (\d+): `)
+
+// describeYAMLError rewrites yaml.v3's messages in terms of config keys:
+// Go type names become key paths, and each "line N:" gains the key there.
+func describeYAMLError(data []byte, err error) string {
+	msg := unknownFieldRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		s := unknownFieldRE.FindStringSubmatch(m)
+		return fmt.Sprintf("unknown key %q in %s", s[1], yamlTypeKeys[s[2]])
+	})
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return msg
+	}
+	keys := map[string]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				keys[fmt.Sprint(k.Line)] = p
+				if _, seen := keys[fmt.Sprint(v.Line)]; !seen {
+					keys[fmt.Sprint(v.Line)] = p
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if _, seen := keys[fmt.Sprint(c.Line)]; !seen {
+					keys[fmt.Sprint(c.Line)] = p
+				}
+				walk(c, p)
+			}
+		}
+	}
+	walk(&root, "")
+	return errLineRE.ReplaceAllStringFunc(msg, func(m string) string {
+		line := errLineRE.FindStringSubmatch(m)[1]
+		if k, ok := keys[line]; ok {
+			return fmt.Sprintf("line %s (%s): ", line, k)
+		}
+		return m
+	})
+}
+
+func prefixErrors(name string, err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s: %w", name, e)
+	}
+	return errors.Join(out...)
+}
+
+func (c *Config) applyDefaults() {
+	if c.RemovalPolicy == "" {
+		c.RemovalPolicy = "retain"
+	}
+	if c.LogRetentionDays == 0 {
+		c.LogRetentionDays = defaultLogRetentionDays
+	}
+	t := &c.APITokens
+	if t.AllowUserManagedTokens == nil {
+		t.AllowUserManagedTokens = ptr(true)
+	}
+	if t.TokenCacheSeconds == nil {
+		t.TokenCacheSeconds = ptr(defaultTokenCacheSeconds)
+	}
+	if t.CreateCloudWatchRole == nil {
+		t.CreateCloudWatchRole = ptr(true)
+	}
+	if t.Throttling.RateLimit == 0 {
+		t.Throttling.RateLimit = defaultThrottleRate
+	}
+	if t.Throttling.BurstLimit == 0 {
+		t.Throttling.BurstLimit = defaultThrottleBurst
+	}
+	if c.Serve.UpstreamTimeoutSeconds == 0 {
+		c.Serve.UpstreamTimeoutSeconds = defaultServeTimeoutSeconds
+	}
+	n := &c.Network
+	if n.InternetFacing == nil {
+		n.InternetFacing = ptr(true)
+	}
+	if len(n.AllowedCidrs) == 0 && *n.InternetFacing {
+		n.AllowedCidrs = []string{"0.0.0.0/0"}
+	}
+	if n.MaxAzs == 0 {
+		n.MaxAzs = 2
+	}
+	if n.IdleTimeoutSeconds == 0 {
+		n.IdleTimeoutSeconds = max(defaultMinIdleTimeoutSeconds, c.ServeFunctionTimeoutSeconds()+30)
+	}
+	if n.ListenerRulePriority == 0 {
+		n.ListenerRulePriority = defaultListenerRulePriority
+	}
+	if n.LoadBalancerDeletionProtection == nil {
+		n.LoadBalancerDeletionProtection = ptr(c.RemovalPolicy == "retain")
+	}
+}
+
+var (
+	nameRE      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,62}$`)
+	stageRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountRE   = regexp.MustCompile(`^\d{12}$`)
+	roleNameRE  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	arnRE       = regexp.MustCompile(`^arn:aws[a-z-]*:`)
+	logLevelSet = map[string]bool{"": true, "debug": true, "info": true, "warn": true, "error": true}
+)
+
+// validate reports every problem, each naming its key.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s %s", key, fmt.Sprintf(format, args...)))
+	}
+	required := func(key, v string) bool {
+		if strings.TrimSpace(v) == "" {
+			bad(key, "is required")
+			return false
+		}
+		return true
+	}
+	if required("deploymentName", c.DeploymentName) && !nameRE.MatchString(c.DeploymentName) {
+		bad("deploymentName", "%q must start with a letter and hold only letters, digits and '-' (at most 63)", c.DeploymentName)
+	}
+	if required("deploymentStage", c.DeploymentStage) && !stageRE.MatchString(c.DeploymentStage) {
+		bad("deploymentStage", "%q may hold only letters, digits, '-' and '_'", c.DeploymentStage)
+	}
+	if required("region", c.Region) && !regionRE.MatchString(c.Region) {
+		bad("region", "%q is not an AWS region name such as us-east-1", c.Region)
+	}
+	if c.AccountNumber != "" && !accountRE.MatchString(c.AccountNumber) {
+		bad("accountNumber", "%q must be 12 digits (quote it in YAML)", c.AccountNumber)
+	}
+	if c.RemovalPolicy != "retain" && c.RemovalPolicy != "destroy" {
+		bad("removalPolicy", "%q must be retain or destroy", c.RemovalPolicy)
+	}
+	if !logLevelSet[c.LogLevel] {
+		bad("logLevel", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
+		bad("logRetentionDays", "%d is not a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, ...)", c.LogRetentionDays)
+	}
+
+	if c.WafWebACLArn != "" && !strings.Contains(c.WafWebACLArn, ":wafv2:") {
+		bad("wafWebAclArn", "%q must be the ARN of a regional WAFv2 web ACL", c.WafWebACLArn)
+	}
+
+	a := c.AuthConfig
+	if required("authConfig.authority", a.Authority) {
+		if u, err := url.Parse(a.Authority); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("authConfig.authority", "%q must be an https URL (the OIDC issuer)", a.Authority)
+		}
+	}
+	required("authConfig.clientId", a.ClientID)
+	required("authConfig.adminGroup", a.AdminGroup)
+
+	if r := c.Roles.APITokensAPIRole; r != "" && !arnRE.MatchString(r) && !roleNameRE.MatchString(r) {
+		bad("roles.ApiTokensApiRole", "%q is neither an IAM role name nor a role ARN", r)
+	}
+
+	t := c.APITokens
+	if t.DefaultTokenDays < 0 {
+		bad("apiTokens.defaultTokenDays", "must be at least 1")
+	}
+	if t.MaxTokenDays < 0 {
+		bad("apiTokens.maxTokenDays", "must be at least 1")
+	}
+	if t.DefaultTokenDays > 0 && t.MaxTokenDays > 0 && t.DefaultTokenDays > t.MaxTokenDays {
+		bad("apiTokens.defaultTokenDays", "(%d) exceeds apiTokens.maxTokenDays (%d)", t.DefaultTokenDays, t.MaxTokenDays)
+	}
+	if *t.TokenCacheSeconds < 0 || *t.TokenCacheSeconds > 3600 {
+		bad("apiTokens.tokenCacheSeconds", "must be between 0 and 3600")
+	}
+	if t.AuthorizerCacheSeconds < 0 || t.AuthorizerCacheSeconds > maxAuthorizerCacheSeconds {
+		bad("apiTokens.authorizerCacheSeconds", "must be between 0 and %d", maxAuthorizerCacheSeconds)
+	}
+	if t.Throttling.RateLimit < 0 {
+		bad("apiTokens.throttling.rateLimit", "must be positive")
+	}
+	if t.Throttling.BurstLimit < 0 {
+		bad("apiTokens.throttling.burstLimit", "must be positive")
+	}
+
+	s := c.Serve
+	if required("serve.upstreamUrl", s.UpstreamURL) {
+		// The serve function refuses the same URLs at start-up; failing here
+		// saves a deployment.
+		if u, err := url.Parse(s.UpstreamURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("serve.upstreamUrl", "%q must be an absolute http(s) URL without query, e.g. https://litellm.example.com/v1", s.UpstreamURL)
+		} else if u.User != nil {
+			bad("serve.upstreamUrl", "must not contain credentials; use serve.upstreamApiKeySecretArn")
+		}
+	}
+	if s.UpstreamAPIKeySecretARN != "" && !strings.Contains(s.UpstreamAPIKeySecretARN, ":secretsmanager:") {
+		bad("serve.upstreamApiKeySecretArn", "%q must be the complete ARN of a Secrets Manager secret", s.UpstreamAPIKeySecretARN)
+	}
+	if s.UpstreamTimeoutSeconds < 1 || s.UpstreamTimeoutSeconds > maxLambdaTimeoutSeconds-30 {
+		bad("serve.upstreamTimeoutSeconds", "must be between 1 and %d", maxLambdaTimeoutSeconds-30)
+	}
+	if mp, err := c.modelPermissionsJSON(); err != nil {
+		bad("serve.modelPermissions", "%v", err)
+	} else if len(mp) > maxModelPermissionsJSONLength {
+		bad("serve.modelPermissions", "is %d bytes as JSON; Lambda environments are limited to 4 KB (at most %d here)", len(mp), maxModelPermissionsJSONLength)
+	}
+
+	n := c.Network
+	if n.CertificateARN != "" && !strings.Contains(n.CertificateARN, ":acm:") {
+		bad("network.certificateArn", "%q must be an ACM certificate ARN", n.CertificateARN)
+	}
+	for i, cidr := range n.AllowedCidrs {
+		if !cidrRE.MatchString(cidr) {
+			bad(fmt.Sprintf("network.allowedCidrs[%d]", i), "%q is not an IPv4 CIDR", cidr)
+		}
+	}
+	if n.IdleTimeoutSeconds < 1 || n.IdleTimeoutSeconds > 4000 {
+		bad("network.idleTimeoutSeconds", "must be between 1 and 4000")
+	}
+	if n.ListenerRulePriority < 1 || n.ListenerRulePriority > 50000 {
+		bad("network.listenerRulePriority", "must be between 1 and 50000")
+	}
+	if n.MaxAzs < 2 {
+		bad("network.maxAzs", "must be at least 2 (an ALB needs two Availability Zones)")
+	}
+	el := n.ExistingListener
+	if el.ARN != "" {
+		if !strings.Contains(el.ARN, ":elasticloadbalancing:") || !strings.Contains(el.ARN, ":listener/app/") {
+			bad("network.existingListener.arn", "%q must be an ALB listener ARN", el.ARN)
+		}
+		required("network.existingListener.securityGroupId", el.SecurityGroupID)
+		if n.VpcID != "" || n.CertificateARN != "" {
+			bad("network.existingListener", "cannot be combined with network.vpcId or network.certificateArn: the existing listener already has its VPC and certificate")
+		}
+	} else if el.SecurityGroupID != "" || el.DNSName != "" {
+		bad("network.existingListener.arn", "is required when other existingListener keys are set")
+	}
+	if n.VpcID == "" && (len(n.SubnetIDs) > 0 || len(n.AvailabilityZones) > 0) {
+		bad("network.vpcId", "is required when network.subnetIds or network.availabilityZones is set")
+	}
+	if len(n.SubnetIDs) != len(n.AvailabilityZones) {
+		bad("network.availabilityZones", "must list one zone per entry of network.subnetIds (%d given for %d subnets)", len(n.AvailabilityZones), len(n.SubnetIDs))
+	}
+	if len(n.SubnetIDs) == 1 {
+		bad("network.subnetIds", "must list at least two subnets in different zones")
+	}
+	if n.VpcID != "" && len(n.SubnetIDs) == 0 && c.AccountNumber == "" {
+		bad("accountNumber", "is required when network.vpcId is given without network.subnetIds (the VPC is looked up in that account)")
+	}
+	return errors.Join(errs...)
+}
+
+var cidrRE = regexp.MustCompile(`^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$`)
+
+// ServeFunctionTimeoutSeconds leaves the serve function time to answer after
+// its upstream gives up.
+func (c *Config) ServeFunctionTimeoutSeconds() int {
+	return min(c.Serve.UpstreamTimeoutSeconds+15, maxLambdaTimeoutSeconds)
+}
+
+// modelPermissionsJSON is MODEL_PERMISSIONS: the map as a JSON object
+// (encoding/json sorts keys, so the template is stable), or "" when unset.
+func (c *Config) modelPermissionsJSON() (string, error) {
+	if c.Serve.ModelPermissions == nil {
+		return "", nil
+	}
+	// The rules of pkg/serve's parser, which would otherwise stop the serve
+	// function at its first start: ids compare ignoring case and spaces.
+	seen := map[string]string{}
+	for model, groups := range c.Serve.ModelPermissions {
+		norm := strings.ToLower(strings.TrimSpace(model))
+		if norm == "" {
+			return "", fmt.Errorf("has an empty model id")
+		}
+		if other, dup := seen[norm]; dup {
+			return "", fmt.Errorf("lists %q and %q, the same model id ignoring case and spaces", other, model)
+		}
+		seen[norm] = model
+		for _, g := range groups {
+			if strings.TrimSpace(g) == "" {
+				return "", fmt.Errorf("has an empty group name for %q", model)
+			}
+		}
+		if groups == nil {
+			c.Serve.ModelPermissions[model] = []string{}
+		}
+	}
+	b, err := json.Marshal(c.Serve.ModelPermissions)
+	return string(b), err
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// minimalYAML holds only the required keys.
+const minimalYAML = `
+deploymentName: lisa
+deploymentStage: prod
+region: us-east-1
+authConfig:
+  authority: https://idp.example.com/realms/lisa
+  clientId: lisa-client
+  adminGroup: lisa-admins
+serve:
+  upstreamUrl: https://litellm.example.com
+`
+
+func TestExampleConfigIsValid(t *testing.T) {
+	path := filepath.Join("..", "config-custom.example.yaml")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatalf("the shipped example must parse and validate: %v", err)
+	}
+	if cfg.Network.CertificateARN == "" {
+		t.Errorf("the example should show an HTTPS deployment (network.certificateArn set)")
+	}
+	if len(cfg.Serve.ModelPermissions) == 0 {
+		t.Errorf("the example should show serve.modelPermissions")
+	}
+}
+
+func TestMissingConfigFileNamesTheFix(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), ConfigFileName))
+	if err == nil || !strings.Contains(err.Error(), "config-custom.example.yaml") {
+		t.Fatalf("want an error pointing at the example file, got %v", err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := ParseConfig(ConfigFileName, []byte(minimalYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"removalPolicy", cfg.RemovalPolicy, "retain"},
+		{"logRetentionDays", cfg.LogRetentionDays, defaultLogRetentionDays},
+		{"apiTokens.allowUserManagedTokens", *cfg.APITokens.AllowUserManagedTokens, true},
+		{"apiTokens.tokenCacheSeconds", *cfg.APITokens.TokenCacheSeconds, defaultTokenCacheSeconds},
+		{"apiTokens.authorizerCacheSeconds", cfg.APITokens.AuthorizerCacheSeconds, 0},
+		{"apiTokens.createCloudWatchRole", *cfg.APITokens.CreateCloudWatchRole, true},
+		{"serve.upstreamTimeoutSeconds", cfg.Serve.UpstreamTimeoutSeconds, defaultServeTimeoutSeconds},
+		{"network.internetFacing", *cfg.Network.InternetFacing, true},
+		{"network.allowedCidrs", strings.Join(cfg.Network.AllowedCidrs, ","), "0.0.0.0/0"},
+		{"network.idleTimeoutSeconds", cfg.Network.IdleTimeoutSeconds, 300},
+		{"network.loadBalancerDeletionProtection", *cfg.Network.LoadBalancerDeletionProtection, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s defaults to %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if got := cfg.ServeFunctionTimeoutSeconds(); got != defaultServeTimeoutSeconds+15 {
+		t.Errorf("serve function timeout = %d, want upstream timeout + 15", got)
+	}
+}
+
+// TestErrorsNameTheKey: every rejected configuration names the key at fault.
+func TestErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name    string
+		yaml    string
+		wantKey string
+	}{
+		{"empty file", "", "file is empty"},
+		{"unknown top-level key", minimalYAML + "deploymentNmae: x\n", `unknown key "deploymentNmae" in (top level)`},
+		{"unknown nested key", strings.Replace(minimalYAML, "  clientId:", "  clientID: x\n  clientId:", 1), `unknown key "clientID" in authConfig`},
+		{"missing deploymentName", drop(minimalYAML, "deploymentName"), "deploymentName is required"},
+		{"missing deploymentStage", drop(minimalYAML, "deploymentStage"), "deploymentStage is required"},
+		{"missing region", drop(minimalYAML, "region"), "region is required"},
+		{"missing authority", drop(minimalYAML, "  authority"), "authConfig.authority is required"},
+		{"missing clientId", drop(minimalYAML, "  clientId"), "authConfig.clientId is required"},
+		{"missing adminGroup", drop(minimalYAML, "  adminGroup"), "authConfig.adminGroup is required"},
+		{"missing upstreamUrl", drop(minimalYAML, "  upstreamUrl"), "serve.upstreamUrl is required"},
+		{"http authority", strings.Replace(minimalYAML, "https://idp", "http://idp", 1), "authConfig.authority"},
+		{"bad name", strings.Replace(minimalYAML, "deploymentName: lisa", "deploymentName: my_lisa", 1), "deploymentName"},
+		{"bad region", strings.Replace(minimalYAML, "us-east-1", "useast1", 1), "region"},
+		{"wrong type", minimalYAML + "logRetentionDays: ninety\n", "(logRetentionDays)"},
+		{"wrong nested type", minimalYAML + "apiTokens:\n  throttling:\n    rateLimit: fast\n", "(apiTokens.throttling.rateLimit)"},
+		{"bad retention", minimalYAML + "logRetentionDays: 42\n", "logRetentionDays"},
+		{"bad removal policy", minimalYAML + "removalPolicy: keep\n", "removalPolicy"},
+		{"default beyond max", minimalYAML + "apiTokens:\n  defaultTokenDays: 400\n  maxTokenDays: 365\n", "apiTokens.defaultTokenDays"},
+		{"authorizer cache too long", minimalYAML + "apiTokens:\n  authorizerCacheSeconds: 7200\n", "apiTokens.authorizerCacheSeconds"},
+		{"negative token cache", minimalYAML + "apiTokens:\n  tokenCacheSeconds: -1\n", "apiTokens.tokenCacheSeconds"},
+		{"secret name instead of ARN", strings.Replace(minimalYAML, "  upstreamUrl:", "  upstreamApiKeySecretArn: litellm-key\n  upstreamUrl:", 1), "serve.upstreamApiKeySecretArn"},
+		{"role with spaces", minimalYAML + "roles:\n  ApiTokensApiRole: my role\n", "roles.ApiTokensApiRole"},
+		{"unknown role key", minimalYAML + "roles:\n  ApiTokensRole: x\n", `unknown key "ApiTokensRole" in roles`},
+		{"bad cidr", minimalYAML + "network:\n  allowedCidrs: [10.0.0.0]\n", "network.allowedCidrs[0]"},
+		{"bad certificate", minimalYAML + "network:\n  certificateArn: my-cert\n", "network.certificateArn"},
+		{"subnets without zones", minimalYAML + "network:\n  vpcId: vpc-1\n  subnetIds: [subnet-1, subnet-2]\n", "network.availabilityZones"},
+		{"vpc lookup without account", minimalYAML + "network:\n  vpcId: vpc-1\n", "accountNumber"},
+		{"listener without security group", minimalYAML + "network:\n  existingListener:\n    arn: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/b/c\n", "network.existingListener.securityGroupId"},
+		{"listener and certificate", minimalYAML + "network:\n  certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/x\n  existingListener:\n    arn: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/b/c\n    securityGroupId: sg-1\n", "network.existingListener"},
+		{"upstream with credentials", strings.Replace(minimalYAML, "https://litellm", "https://user:pw@litellm", 1), "serve.upstreamUrl"},
+		{"upstream with query", strings.Replace(minimalYAML, "litellm.example.com", "litellm.example.com/v1?key=x", 1), "serve.upstreamUrl"},
+		{"duplicate model ids", minimalYAML + "  modelPermissions:\n    Llama3: [a]\n    llama3: [b]\n", "serve.modelPermissions"},
+		{"empty group", minimalYAML + "  modelPermissions:\n    llama3: [\"\"]\n", "serve.modelPermissions"},
+		{"model permissions too large", minimalYAML + "  modelPermissions:\n" + bigModelPermissions(), "serve.modelPermissions"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig(ConfigFileName, []byte(c.yaml))
+			if err == nil {
+				t.Fatalf("want an error naming %q, got none", c.wantKey)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, c.wantKey) {
+				t.Errorf("error %q does not name %q", msg, c.wantKey)
+			}
+			if !strings.HasPrefix(msg, ConfigFileName+": ") {
+				t.Errorf("error %q does not start with the file name", msg)
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	_, err := ParseConfig(ConfigFileName, []byte("region: us-east-1\n"))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, key := range []string{"deploymentName", "deploymentStage", "authConfig.authority", "authConfig.clientId", "authConfig.adminGroup", "serve.upstreamUrl"} {
+		if !strings.Contains(err.Error(), key+" is required") {
+			t.Errorf("missing report for %s in:\n%v", key, err)
+		}
+	}
+}
+
+func TestCheckBuildDir(t *testing.T) {
+	if err := CheckBuildDir(testBuildDir); err != nil {
+		t.Errorf("complete build dir rejected: %v", err)
+	}
+	dir := t.TempDir()
+	err := CheckBuildDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), EnvBuildDir) {
+		t.Errorf("want an error suggesting `make build` or %s, got %v", EnvBuildDir, err)
+	}
+}
+
+// drop removes the line that starts with key.
+func drop(yaml, key string) string {
+	var out []string
+	for _, l := range strings.Split(yaml, "\n") {
+		if !strings.HasPrefix(l, key+":") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func bigModelPermissions() string {
+	var b strings.Builder
+	for i := 0; i < 100; i++ {
+		b.WriteString("    model-with-a-rather-long-name-" + strings.Repeat("x", 10) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ": [group-a, group-b]\n")
+	}
+	return b.String()
+}
+
+func TestEnvOr(t *testing.T) {
+	t.Setenv("APITOKENS_TEST_ENV", "")
+	if got := envOr("APITOKENS_TEST_ENV", "def"); got != "def" {
+		t.Errorf("envOr of an empty variable = %q, want the default", got)
+	}
+	os.Setenv("APITOKENS_TEST_ENV", "set")
+	if got := envOr("APITOKENS_TEST_ENV", "def"); got != "set" {
+		t.Errorf("envOr = %q, want the variable's value", got)
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2targets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/llmgw/apitokens/pkg/routes"
+)
+
+// serveWiring is what the ALB part created; nil fields were not created.
+type serveWiring struct {
+	TargetGroup   elbv2.ApplicationTargetGroup
+	Rule          elbv2.ApplicationListenerRule
+	LoadBalancer  elbv2.ApplicationLoadBalancer // nil with an existing listener
+	SecurityGroup awsec2.SecurityGroup          // nil with an existing listener
+	LogsBucket    awss3.Bucket                  // nil with an existing listener
+	Vpc           awsec2.IVpc                   // nil with an existing listener
+	NewVpc        bool
+	DNSName       *string // nil when unknown (existing listener without dnsName)
+}
+
+// newServeWiring forwards routes.ServePathPattern to the serve function,
+// either on a new ALB or as a rule on an existing HTTPS listener.
+func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFunction) *serveWiring {
+	n := cfg.Network
+	w := &serveWiring{}
+	// Lambda target groups pass single-value headers; the serve function
+	// reads the ALB event's "headers".
+	w.TargetGroup = elbv2.NewApplicationTargetGroup(scope, jsii.String("ServeTargets"), &elbv2.ApplicationTargetGroupProps{
+		TargetType: elbv2.TargetType_LAMBDA,
+		Targets:    &[]elbv2.IApplicationLoadBalancerTarget{awselasticloadbalancingv2targets.NewLambdaTarget(serve)},
+	})
+	forward := &elbv2.ApplicationListenerRuleProps{
+		Priority:   jsii.Number(float64(n.ListenerRulePriority)),
+		Conditions: &[]elbv2.ListenerCondition{elbv2.ListenerCondition_PathPatterns(jsii.Strings(routes.ServePathPattern))},
+		Action:     elbv2.ListenerAction_Forward(&[]elbv2.IApplicationTargetGroup{w.TargetGroup}, nil),
+	}
+
+	if el := n.ExistingListener; el.ARN != "" {
+		// The listener's own security group and certificate stay as they
+		// are; only a rule and a target group are added.
+		sg := awsec2.SecurityGroup_FromSecurityGroupId(scope, jsii.String("ExistingAlbSecurityGroup"), jsii.String(el.SecurityGroupID),
+			&awsec2.SecurityGroupImportOptions{Mutable: jsii.Bool(false)})
+		forward.Listener = elbv2.ApplicationListener_FromApplicationListenerAttributes(scope, jsii.String("ExistingListener"),
+			&elbv2.ApplicationListenerAttributes{ListenerArn: jsii.String(el.ARN), SecurityGroup: sg})
+		w.Rule = elbv2.NewApplicationListenerRule(scope, jsii.String("ServeRule"), forward)
+		if el.DNSName != "" {
+			w.DNSName = jsii.String(el.DNSName)
+		}
+		return w
+	}
+
+	vpc, isNew := albVpc(scope, cfg)
+	w.Vpc, w.NewVpc = vpc, isNew
+	w.LogsBucket = newLogsBucket(scope, cfg)
+	if isNew {
+		vpc.AddFlowLog(jsii.String("FlowLogs"), &awsec2.FlowLogOptions{
+			Destination: awsec2.FlowLogDestination_ToS3(w.LogsBucket, jsii.String("vpc-flow-logs/"), nil),
+			TrafficType: awsec2.FlowLogTrafficType_ALL,
+		})
+	}
+
+	w.SecurityGroup = awsec2.NewSecurityGroup(scope, jsii.String("AlbSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:         vpc,
+		Description: jsii.String("ALB for " + routes.ServePathPattern),
+		// Lambda targets are invoked through the Lambda service, not over
+		// the VPC, so the ALB needs no outbound rule.
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	alb := elbv2.NewApplicationLoadBalancer(scope, jsii.String("Alb"), &elbv2.ApplicationLoadBalancerProps{
+		Vpc:                     vpc,
+		VpcSubnets:              albSubnets(scope, cfg),
+		InternetFacing:          n.InternetFacing,
+		SecurityGroup:           w.SecurityGroup,
+		DropInvalidHeaderFields: jsii.Bool(true),
+		// Non-streaming chat completions can take minutes.
+		IdleTimeout:        awscdk.Duration_Seconds(jsii.Number(float64(n.IdleTimeoutSeconds))),
+		DeletionProtection: n.LoadBalancerDeletionProtection,
+	})
+	alb.LogAccessLogs(w.LogsBucket, jsii.String("alb"))
+	w.LoadBalancer = alb
+	w.DNSName = alb.LoadBalancerDnsName()
+
+	notFound := elbv2.ListenerAction_FixedResponse(jsii.Number(404), &elbv2.FixedResponseOptions{
+		ContentType: jsii.String("application/json"),
+		MessageBody: jsii.String(`{"message":"Not Found"}`),
+	})
+	ports := []float64{443, 80}
+	if n.CertificateARN != "" {
+		forward.Listener = alb.AddListener(jsii.String("Https"), &elbv2.BaseApplicationListenerProps{
+			Port:          jsii.Number(443),
+			Protocol:      elbv2.ApplicationProtocol_HTTPS,
+			Certificates:  &[]elbv2.IListenerCertificate{elbv2.ListenerCertificate_FromArn(jsii.String(n.CertificateARN))},
+			SslPolicy:     elbv2.SslPolicy_RECOMMENDED_TLS,
+			DefaultAction: notFound,
+			Open:          jsii.Bool(false), // ingress comes from network.allowedCidrs below
+		})
+		alb.AddRedirect(&elbv2.ApplicationLoadBalancerRedirectConfig{
+			SourcePort: jsii.Number(80), SourceProtocol: elbv2.ApplicationProtocol_HTTP,
+			TargetPort: jsii.Number(443), TargetProtocol: elbv2.ApplicationProtocol_HTTPS,
+			Open: jsii.Bool(false),
+		})
+	} else {
+		ports = []float64{80}
+		l := alb.AddListener(jsii.String("Http"), &elbv2.BaseApplicationListenerProps{
+			Port:          jsii.Number(80),
+			Protocol:      elbv2.ApplicationProtocol_HTTP,
+			DefaultAction: notFound,
+			Open:          jsii.Bool(false),
+		})
+		forward.Listener = l
+		awscdk.Annotations_Of(l).AddWarningV2(jsii.String("apitokens:plain-http"),
+			jsii.String("network.certificateArn is not set: the ALB listens on plain HTTP and API tokens cross the network in clear text; set a certificate for anything but a test stage"))
+	}
+	for i, cidr := range n.AllowedCidrs {
+		for _, p := range ports {
+			w.SecurityGroup.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(cidr)), awsec2.Port_Tcp(jsii.Number(p)),
+				jsii.String(fmt.Sprintf("network.allowedCidrs[%d] port %d", i, int(p))), nil)
+		}
+	}
+	w.Rule = elbv2.NewApplicationListenerRule(scope, jsii.String("ServeRule"), forward)
+	return w
+}
+
+// albVpc returns a new two-tier VPC (public subnets for an internet-facing
+// ALB, isolated ones for an internal ALB; no NAT gateways: nothing in it
+// needs outbound access) or the configured existing one.
+func albVpc(scope constructs.Construct, cfg *Config) (awsec2.IVpc, bool) {
+	n := cfg.Network
+	switch {
+	case n.VpcID != "" && len(n.SubnetIDs) > 0:
+		return awsec2.Vpc_FromVpcAttributes(scope, jsii.String("Vpc"), &awsec2.VpcAttributes{
+			VpcId:             jsii.String(n.VpcID),
+			AvailabilityZones: jsii.Strings(n.AvailabilityZones...),
+		}), false
+	case n.VpcID != "":
+		return awsec2.Vpc_FromLookup(scope, jsii.String("Vpc"), &awsec2.VpcLookupOptions{VpcId: jsii.String(n.VpcID)}), false
+	}
+	return awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+		MaxAzs:      jsii.Number(float64(n.MaxAzs)),
+		NatGateways: jsii.Number(0),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("internal"), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(24)},
+		},
+	}), true
+}
+
+// albSubnets places the ALB: the configured subnets of an existing VPC, or
+// public (internet-facing) or isolated (internal) subnets of the VPC.
+func albSubnets(scope constructs.Construct, cfg *Config) *awsec2.SubnetSelection {
+	n := cfg.Network
+	if len(n.SubnetIDs) > 0 {
+		subnets := make([]awsec2.ISubnet, len(n.SubnetIDs))
+		for i, id := range n.SubnetIDs {
+			subnets[i] = awsec2.Subnet_FromSubnetAttributes(scope, jsii.String(fmt.Sprintf("AlbSubnet%d", i)), &awsec2.SubnetAttributes{
+				SubnetId:         jsii.String(id),
+				AvailabilityZone: jsii.String(n.AvailabilityZones[i]),
+			})
+		}
+		return &awsec2.SubnetSelection{Subnets: &subnets}
+	}
+	if *n.InternetFacing {
+		return &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}
+	}
+	return &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+}
+
+// newLogsBucket holds ALB access logs and VPC flow logs. It is always
+// retained (a non-empty bucket cannot be deleted by CloudFormation) and
+// empties itself through its lifecycle rule.
+func newLogsBucket(scope constructs.Construct, cfg *Config) awss3.Bucket {
+	return awss3.NewBucket(scope, jsii.String("LogsBucket"), &awss3.BucketProps{
+		// ALB access logs support only SSE-S3.
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:         jsii.String("expire-logs"),
+			Expiration: awscdk.Duration_Days(jsii.Number(float64(cfg.LogRetentionDays))),
+		}},
+	})
+}

@@ -1,0 +1,840 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/routes"
+	"github.com/llmgw/apitokens/pkg/schema"
+)
+
+// Synthesis is slow (seconds per stack), so each configuration below is
+// synthesized once and shared by every test that inspects it.
+
+const (
+	testSecretARN   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:litellm-key-AbCdEf"
+	testCertARN     = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+	testListenerARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lisa-alb/0123456789abcdef/0123456789abcdef"
+	testWebACLARN   = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/llm/abcd1234"
+)
+
+// baseYAML is everything but the roles, apiTokens and network sections,
+// which the variants add.
+const baseYAML = `
+deploymentName: lisa
+deploymentStage: prod
+region: us-east-1
+logLevel: info
+authConfig:
+  authority: https://idp.example.com/realms/lisa
+  clientId: lisa-client
+  adminGroup: lisa-admins
+  userGroup: lisa-users
+  apiGroup: lisa-api-users
+  jwtGroupsProperty: realm_access.roles
+serve:
+  upstreamUrl: https://litellm.example.com/
+  upstreamApiKeySecretArn: ` + testSecretARN + `
+  upstreamTimeoutSeconds: 200
+  modelPermissions:
+    mistral-7b: [lisa-users]
+    claude: [lisa-api-users, lisa-admins]
+`
+
+var variants = map[string]string{
+	// A new VPC and ALB with HTTPS, everything created.
+	"default": baseYAML + `
+apiTokens:
+  defaultTokenDays: 30
+  maxTokenDays: 180
+  allowUserManagedTokens: false
+  tokenCacheSeconds: 5
+network:
+  certificateArn: ` + testCertARN + `
+`,
+	// Role override by name, no certificate, API Gateway caching on, a
+	// destroyable test stage.
+	"override": baseYAML + `
+removalPolicy: destroy
+roles:
+  ApiTokensApiRole: CustomApiTokensRole
+apiTokens:
+  authorizerCacheSeconds: 30
+network:
+  allowedCidrs: [10.0.0.0/8]
+`,
+	// A rule on an existing HTTPS listener; role override by ARN.
+	"listener": baseYAML + `
+roles:
+  ApiTokensApiRole: arn:aws:iam::123456789012:role/CustomApiTokensRole
+network:
+  listenerRulePriority: 42
+  existingListener:
+    arn: ` + testListenerARN + `
+    securityGroupId: sg-0123456789abcdef0
+    dnsName: lisa-alb-1.us-east-1.elb.amazonaws.com
+`,
+	// A new ALB in an existing VPC, with WAF.
+	"vpc": baseYAML + `
+wafWebAclArn: ` + testWebACLARN + `
+network:
+  certificateArn: ` + testCertARN + `
+  internetFacing: false
+  allowedCidrs: [10.0.0.0/8]
+  vpcId: vpc-0123456789abcdef0
+  subnetIds: [subnet-0aaaaaaaaaaaaaaaa, subnet-0bbbbbbbbbbbbbbbb]
+  availabilityZones: [us-east-1a, us-east-1b]
+`,
+}
+
+// synthesized is one variant's stack and its template.
+type synthesized struct {
+	cfg   *Config
+	stack *Stack
+	tmpl  assertions.Template
+	json  map[string]any
+	// nagErrors and warnings are annotation messages, "path: message".
+	nagErrors, warnings []string
+}
+
+var (
+	synthMu sync.Mutex
+	synths  = map[string]*synthesized{}
+)
+
+// synth builds the variant once per test binary.
+func synth(t *testing.T, variant string) *synthesized {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if s, ok := synths[variant]; ok {
+		return s
+	}
+	cfg, err := ParseConfig(variant, []byte(variants[variant]))
+	if err != nil {
+		t.Fatalf("variant %s: %v", variant, err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	AddChecks(app, false)
+	st := BuildStack(app, cfg, testBuildDir)
+	s := &synthesized{cfg: cfg, stack: st, tmpl: assertions.Template_FromStack(st.Stack, nil)}
+	s.json = *s.tmpl.ToJSON()
+	// Template_FromStack synthesized the app, so the aspects (cdk-nag) have
+	// run and left their findings as construct metadata.
+	for _, c := range *st.Stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		for _, m := range *c.Node().Metadata() {
+			msg := fmt.Sprintf("%s: %v", *c.Node().Path(), m.Data)
+			switch *m.Type {
+			case "aws:cdk:error":
+				s.nagErrors = append(s.nagErrors, msg)
+			case "aws:cdk:warning":
+				s.warnings = append(s.warnings, msg)
+			}
+		}
+	}
+	synths[variant] = s
+	return s
+}
+
+// check runs a CDK assertion, which panics on mismatch, as a test error.
+func check(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// resources returns the template's resources of type typ by logical id.
+func (s *synthesized) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		if r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// props returns a resource's Properties.
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// logicalID is the template id of construct c (its default child).
+func (s *synthesized) logicalID(c constructs.IConstruct) string {
+	el := c.Node().DefaultChild().(awscdk.CfnElement)
+	return (s.stack.Stack.Resolve(s.stack.Stack.GetLogicalId(el))).(string)
+}
+
+// jsonString renders v compactly, for substring checks on intrinsics.
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func ref(id string) map[string]any    { return map[string]any{"Ref": id} }
+func getAtt(id, a string) []any       { return []any{id, a} }
+func same(a, b any) bool              { return jsonString(a) == jsonString(b) }
+func refersTo(v any, id string) bool  { return strings.Contains(jsonString(v), `"`+id+`"`) }
+func arnOf(id string) map[string]any  { return map[string]any{"Fn::GetAtt": getAtt(id, "Arn")} }
+func sortedCopy(in []string) []string { out := slices.Clone(in); sort.Strings(out); return out }
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range listOf(v) {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func listOf(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// --- Behaviour 1: the template ------------------------------------------------
+
+func TestTableIsBuiltFromSchema(t *testing.T) {
+	s := synth(t, "default")
+	gsis := []any{}
+	for _, ix := range schema.Tokens.Indexes {
+		gsis = append(gsis, map[string]any{
+			"IndexName":  ix.Name,
+			"KeySchema":  []any{map[string]any{"AttributeName": ix.PartitionKey, "KeyType": "HASH"}},
+			"Projection": map[string]any{"ProjectionType": "ALL"},
+		})
+	}
+	check(t, "token table", func() {
+		s.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+			"Properties": map[string]any{
+				"TableName":                        schema.TableName("lisa"),
+				"KeySchema":                        []any{map[string]any{"AttributeName": schema.AttrToken, "KeyType": "HASH"}},
+				"GlobalSecondaryIndexes":           gsis,
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"DeletionProtectionEnabled":        true,
+				"SSESpecification":                 map[string]any{"SSEEnabled": true},
+			},
+		})
+	})
+	check(t, "one table", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1)) })
+	// Expired tokens stay listable; guard items must never expire.
+	for id, r := range s.resources("AWS::DynamoDB::Table") {
+		if _, ok := props(r)["TimeToLiveSpecification"]; ok {
+			t.Errorf("%s: the token table must not have a TTL attribute", id)
+		}
+	}
+}
+
+func TestDestroyStageDropsRetention(t *testing.T) {
+	s := synth(t, "override")
+	check(t, "destroyable table", func() {
+		s.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy": "Delete",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"DeletionProtectionEnabled":        false,
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			}),
+		})
+	})
+}
+
+// apiResourcePaths maps AWS::ApiGateway::Resource ids to their full paths.
+func (s *synthesized) apiResourcePaths() map[string]string {
+	res := s.resources("AWS::ApiGateway::Resource")
+	paths := map[string]string{}
+	var path func(id string) string
+	path = func(id string) string {
+		if p, ok := paths[id]; ok {
+			return p
+		}
+		p := props(res[id])
+		parent := ""
+		if r, ok := p["ParentId"].(map[string]any)["Ref"].(string); ok {
+			parent = path(r)
+		}
+		paths[id] = parent + "/" + p["PathPart"].(string)
+		return paths[id]
+	}
+	for id := range res {
+		path(id)
+	}
+	return paths
+}
+
+func TestEveryRouteUsesTheAuthorizer(t *testing.T) {
+	s := synth(t, "default")
+	authID := s.logicalID(s.stack.API.Authorizer)
+	paths := s.apiResourcePaths()
+	methods := s.resources("AWS::ApiGateway::Method")
+	if len(methods) != len(routes.APITokens) {
+		t.Errorf("template has %d methods, routes.APITokens has %d: every method must come from the route table", len(methods), len(routes.APITokens))
+	}
+	found := map[string]bool{}
+	for id, m := range methods {
+		p := props(m)
+		resID, _ := p["ResourceId"].(map[string]any)["Ref"].(string)
+		key := p["HttpMethod"].(string) + " " + paths[resID]
+		found[key] = true
+		if p["AuthorizationType"] != "CUSTOM" || !same(p["AuthorizerId"], ref(authID)) {
+			t.Errorf("%s (%s) does not use the REQUEST authorizer: AuthorizationType=%v AuthorizerId=%v", key, id, p["AuthorizationType"], p["AuthorizerId"])
+		}
+		var want string
+		for _, r := range routes.APITokens {
+			if r.Method+" "+r.Resource == key {
+				want = s.logicalID(s.stack.Functions.ByName[r.Function])
+			}
+		}
+		in := p["Integration"].(map[string]any)
+		if want == "" || in["Type"] != "AWS_PROXY" || !refersTo(in["Uri"], want) {
+			t.Errorf("%s integrates %v, want an AWS_PROXY integration of %s", key, jsonString(in["Uri"]), want)
+		}
+	}
+	for _, r := range routes.APITokens {
+		if !found[r.Method+" "+r.Resource] {
+			t.Errorf("route %s %s is missing from the REST API", r.Method, r.Resource)
+		}
+	}
+
+	auth := props(s.resources("AWS::ApiGateway::Authorizer")[authID])
+	if auth["Type"] != "REQUEST" || auth["AuthorizerResultTtlInSeconds"] != float64(0) {
+		t.Errorf("authorizer: want an uncached REQUEST authorizer, got %v", jsonString(auth))
+	}
+	// With identity sources, API Gateway answers 401 itself when one is
+	// missing, so Api-Key-only requests would never reach the authorizer.
+	if _, ok := auth["IdentitySource"]; ok {
+		t.Errorf("uncached authorizer has IdentitySource %v; Api-Key-only calls would be refused before it runs", auth["IdentitySource"])
+	}
+	if !refersTo(auth["AuthorizerUri"], s.logicalID(s.stack.Functions.ByName[routes.FnAuthorizer])) {
+		t.Errorf("authorizer does not invoke the authorizer function: %v", jsonString(auth["AuthorizerUri"]))
+	}
+}
+
+func TestAuthorizerCacheKeysOnAuthorization(t *testing.T) {
+	s := synth(t, "override")
+	check(t, "cached authorizer", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), map[string]any{
+			"Type":                         "REQUEST",
+			"AuthorizerResultTtlInSeconds": 30,
+			"IdentitySource":               "method.request.header.Authorization",
+		})
+	})
+	if !containsAny(s.warnings, "apiTokens.authorizerCacheSeconds") {
+		t.Errorf("want a synth warning about Api-Key-only calls with caching on, got %v", s.warnings)
+	}
+}
+
+func TestStage(t *testing.T) {
+	s := synth(t, "default")
+	check(t, "stage", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+			"StageName":        "prod",
+			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{"Format": assertions.Match_StringLikeRegexp(jsii.String(`"requestId":"\$context.requestId"`))}),
+			"MethodSettings":   []any{assertions.Match_ObjectLike(&map[string]any{"DataTraceEnabled": false, "LoggingLevel": "ERROR", "ThrottlingRateLimit": defaultThrottleRate, "ThrottlingBurstLimit": defaultThrottleBurst})},
+		})
+	})
+	check(t, "regional API", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::RestApi"), map[string]any{
+			"EndpointConfiguration": map[string]any{"Types": []any{"REGIONAL"}},
+		})
+	})
+	check(t, "JSON 404 for unknown routes", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::GatewayResponse"), map[string]any{
+			"ResponseType": "MISSING_AUTHENTICATION_TOKEN",
+			"StatusCode":   "404",
+		})
+	})
+}
+
+func TestFunctions(t *testing.T) {
+	s := synth(t, "default")
+	fns := s.resources("AWS::Lambda::Function")
+	if len(fns) != 6 {
+		t.Errorf("want 6 functions (create, list, get, delete, authorizer, serve), got %d", len(fns))
+	}
+	logGroups := s.resources("AWS::Logs::LogGroup")
+	for name, fn := range s.stack.Functions.ByName {
+		p := props(fns[s.logicalID(fn)])
+		if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" || !same(p["Architectures"], []any{"arm64"}) {
+			t.Errorf("%s: want provided.al2023, bootstrap, arm64; got %v %v %v", name, p["Runtime"], p["Handler"], p["Architectures"])
+		}
+		lgRef, _ := p["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
+		lg, ok := logGroups[lgRef]
+		if !ok {
+			t.Errorf("%s: no log group of its own (LoggingConfig %v)", name, jsonString(p["LoggingConfig"]))
+		} else if props(lg)["RetentionInDays"] != float64(defaultLogRetentionDays) {
+			t.Errorf("%s: log retention %v, want %d", name, props(lg)["RetentionInDays"], defaultLogRetentionDays)
+		}
+		if p["Timeout"] == nil || p["MemorySize"] == nil {
+			t.Errorf("%s: timeout and memory must be sized explicitly", name)
+		}
+	}
+	serve := props(fns[s.logicalID(s.stack.Functions.ByName[routes.FnServe])])
+	if serve["Timeout"] != float64(200+15) {
+		t.Errorf("serve timeout %v, want the upstream timeout + 15", serve["Timeout"])
+	}
+}
+
+// envOf returns a function's environment as strings (the table name is a Ref).
+func (s *synthesized) envOf(name string) map[string]string {
+	fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+	out := map[string]string{}
+	vars, _ := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+	for k, v := range vars {
+		if str, ok := v.(string); ok {
+			out[k] = str
+		} else {
+			out[k] = jsonString(v)
+		}
+	}
+	return out
+}
+
+func TestEnvironment(t *testing.T) {
+	s := synth(t, "default")
+	tableRef := jsonString(ref(s.logicalID(s.stack.Table.Table)))
+	common := map[string]string{
+		config.EnvTableName:         tableRef,
+		config.EnvAuthority:         "https://idp.example.com/realms/lisa",
+		config.EnvClientID:          "lisa-client",
+		config.EnvAdminGroup:        "lisa-admins",
+		config.EnvUserGroup:         "lisa-users",
+		config.EnvAPIGroup:          "lisa-api-users",
+		config.EnvJWTGroupsProperty: "realm_access.roles",
+		config.EnvLogLevel:          "info",
+		config.EnvDefaultTokenDays:  "30",
+		config.EnvMaxTokenDays:      "180",
+		config.EnvAllowUserManaged:  "false",
+	}
+	cache := map[string]string{config.EnvTokenCacheSeconds: "5"}
+	serve := map[string]string{
+		config.EnvServeUpstreamURL:    "https://litellm.example.com",
+		config.EnvServeUpstreamKeyARN: testSecretARN,
+		config.EnvServeTimeoutSeconds: "200",
+		config.EnvModelPermissions:    `{"claude":["lisa-api-users","lisa-admins"],"mistral-7b":["lisa-users"]}`,
+	}
+	want := map[string]map[string]string{
+		routes.FnCreate:     common,
+		routes.FnList:       common,
+		routes.FnGet:        common,
+		routes.FnDelete:     common,
+		routes.FnAuthorizer: withEnv(common, cache),
+		routes.FnServe:      withEnv(withEnv(common, cache), serve),
+	}
+	for name, w := range want {
+		got := s.envOf(name)
+		for k, v := range w {
+			if got[k] != v {
+				t.Errorf("%s: %s = %q, want %q", name, k, got[k], v)
+			}
+		}
+		for k := range got {
+			if _, ok := w[k]; !ok {
+				t.Errorf("%s: unexpected variable %s", name, k)
+			}
+		}
+		// Secrets travel by ARN only.
+		if _, ok := got[config.EnvServeUpstreamKey]; ok {
+			t.Errorf("%s: %s must never be set in the template", name, config.EnvServeUpstreamKey)
+		}
+	}
+}
+
+func TestServeRuleForwardsToServeFunction(t *testing.T) {
+	s := synth(t, "default")
+	tgID := s.logicalID(s.stack.Serve.TargetGroup)
+	check(t, "target group", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
+			"TargetType": "lambda",
+			"Targets":    []any{map[string]any{"Id": arnOf(s.logicalID(s.stack.Functions.ByName[routes.FnServe]))}},
+		})
+	})
+	httpsID := ""
+	for id, l := range s.resources("AWS::ElasticLoadBalancingV2::Listener") {
+		if p := props(l); p["Protocol"] == "HTTPS" {
+			httpsID = id
+			if p["Port"] != float64(443) || !refersTo(p["Certificates"], testCertARN) {
+				t.Errorf("HTTPS listener: want port 443 with the configured certificate, got %v", jsonString(p))
+			}
+		} else if p["Port"] != float64(80) || !strings.Contains(jsonString(p["DefaultActions"]), `"Type":"redirect"`) {
+			t.Errorf("plain listener must only redirect to HTTPS, got %v", jsonString(p))
+		}
+	}
+	check(t, "serve rule", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::ListenerRule"), map[string]any{
+			"ListenerArn": ref(httpsID),
+			"Priority":    defaultListenerRulePriority,
+			"Conditions":  []any{map[string]any{"Field": "path-pattern", "PathPatternConfig": map[string]any{"Values": []any{routes.ServePathPattern}}}},
+			"Actions":     []any{map[string]any{"Type": "forward", "TargetGroupArn": ref(tgID)}},
+		})
+	})
+	for k, v := range map[string]string{
+		"routing.http.drop_invalid_header_fields.enabled": "true",
+		"idle_timeout.timeout_seconds":                    fmt.Sprint(s.cfg.Network.IdleTimeoutSeconds),
+		"access_logs.s3.enabled":                          "true",
+		"deletion_protection.enabled":                     "true",
+	} {
+		check(t, "ALB attribute "+k, func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+				"Scheme":                 "internet-facing",
+				"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": k, "Value": v}}),
+			})
+		})
+	}
+	if s.cfg.Network.IdleTimeoutSeconds < s.cfg.ServeFunctionTimeoutSeconds() {
+		t.Errorf("ALB idle timeout %d is shorter than the serve function timeout %d", s.cfg.Network.IdleTimeoutSeconds, s.cfg.ServeFunctionTimeoutSeconds())
+	}
+	check(t, "VPC flow logs", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::EC2::FlowLog"), jsii.Number(1)) })
+}
+
+func TestPlainHTTPWithoutCertificateWarns(t *testing.T) {
+	s := synth(t, "override")
+	listeners := s.resources("AWS::ElasticLoadBalancingV2::Listener")
+	if len(listeners) != 1 {
+		t.Fatalf("want one listener without a certificate, got %d", len(listeners))
+	}
+	for id, l := range listeners {
+		if p := props(l); p["Protocol"] != "HTTP" || p["Port"] != float64(80) {
+			t.Errorf("want the HTTP listener on 80, got %v", jsonString(p))
+		}
+		check(t, "rule on the HTTP listener", func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::ListenerRule"), map[string]any{"ListenerArn": ref(id)})
+		})
+	}
+	if !containsAny(s.warnings, "network.certificateArn is not set") {
+		t.Errorf("want a synth warning about plain HTTP, got %v", s.warnings)
+	}
+	// Only the configured CIDR may connect.
+	for id, sg := range s.resources("AWS::EC2::SecurityGroup") {
+		for _, rule := range listOf(props(sg)["SecurityGroupIngress"]) {
+			if r, ok := rule.(map[string]any); ok && r["CidrIp"] != "10.0.0.0/8" {
+				t.Errorf("%s admits %v, want only network.allowedCidrs", id, r["CidrIp"])
+			}
+		}
+	}
+}
+
+func TestExistingListenerGetsOnlyARule(t *testing.T) {
+	s := synth(t, "listener")
+	for _, typ := range []string{"AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::Listener", "AWS::EC2::VPC", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::S3::Bucket"} {
+		if n := len(s.resources(typ)); n != 0 {
+			t.Errorf("an existing listener must not create %s (got %d)", typ, n)
+		}
+	}
+	check(t, "rule on the existing listener", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::ListenerRule"), map[string]any{
+			"ListenerArn": testListenerARN,
+			"Priority":    42,
+			"Conditions":  []any{map[string]any{"Field": "path-pattern", "PathPatternConfig": map[string]any{"Values": []any{routes.ServePathPattern}}}},
+			"Actions":     []any{map[string]any{"Type": "forward", "TargetGroupArn": ref(s.logicalID(s.stack.Serve.TargetGroup))}},
+		})
+	})
+	check(t, "ALB DNS output from the config", func() {
+		s.tmpl.HasOutput(jsii.String("AlbDnsName"), map[string]any{"Value": "lisa-alb-1.us-east-1.elb.amazonaws.com"})
+	})
+}
+
+func TestExistingVpcAndWAF(t *testing.T) {
+	s := synth(t, "vpc")
+	if n := len(s.resources("AWS::EC2::VPC")); n != 0 {
+		t.Errorf("an existing VPC must not be created again (got %d VPCs)", n)
+	}
+	check(t, "internal ALB in the configured subnets", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+			"Scheme":  "internal",
+			"Subnets": []any{"subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"},
+		})
+	})
+	check(t, "WAF on stage and ALB", func() {
+		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::WAFv2::WebACLAssociation"), map[string]any{"WebACLArn": testWebACLARN}, jsii.Number(2))
+	})
+}
+
+func TestOutputs(t *testing.T) {
+	s := synth(t, "default")
+	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName"} {
+		check(t, "output "+name, func() { s.tmpl.HasOutput(jsii.String(name), assertions.Match_AnyValue()) })
+	}
+	if outs := s.json["Outputs"].(map[string]any); len(outs) != 3 {
+		t.Errorf("want exactly ApiUrl, AlbDnsName and TableName, got %v", jsonString(outs))
+	}
+	check(t, "table name output", func() {
+		s.tmpl.HasOutput(jsii.String("TableName"), map[string]any{"Value": ref(s.logicalID(s.stack.Table.Table))})
+	})
+}
+
+// --- Behaviour 1: IAM ----------------------------------------------------------
+
+// statement is one IAM statement and where it was found.
+type statement struct {
+	where     string
+	actions   []string
+	resources []any
+	raw       map[string]any
+}
+
+// statements collects every identity-policy statement of the template:
+// AWS::IAM::Policy documents and inline role policies.
+func (s *synthesized) statements() []statement {
+	var out []statement
+	add := func(where string, doc any) {
+		d, _ := doc.(map[string]any)
+		for _, st := range listOf(d["Statement"]) {
+			m, _ := st.(map[string]any)
+			if m == nil {
+				continue
+			}
+			out = append(out, statement{where: where, actions: toStrings(m["Action"]), resources: listOf(m["Resource"]), raw: m})
+		}
+	}
+	for id, p := range s.resources("AWS::IAM::Policy") {
+		add(id, props(p)["PolicyDocument"])
+	}
+	for id, r := range s.resources("AWS::IAM::Role") {
+		for _, pol := range listOf(props(r)["Policies"]) {
+			if m, ok := pol.(map[string]any); ok {
+				add(id, m["PolicyDocument"])
+			}
+		}
+	}
+	return out
+}
+
+func TestNoWildcardGrants(t *testing.T) {
+	for _, v := range []string{"default", "override", "listener", "vpc"} {
+		s := synth(t, v)
+		table := s.logicalID(s.stack.Table.Table)
+		for _, st := range s.statements() {
+			for _, a := range st.actions {
+				if a == "*" || strings.HasSuffix(a, ":*") {
+					t.Errorf("%s/%s grants %q: list the actions used", v, st.where, a)
+				}
+			}
+			for _, r := range st.resources {
+				if r == "*" {
+					t.Errorf("%s/%s grants %v on \"*\"", v, st.where, st.actions)
+				}
+				if strings.Contains(jsonString(r), "index/*") {
+					t.Errorf("%s/%s grants on %s: name the two indexes", v, st.where, jsonString(r))
+				}
+			}
+			if hasPrefix(st.actions, "dynamodb:") {
+				for _, r := range st.resources {
+					if !same(r, arnOf(table)) && !isIndexARN(r, table) {
+						t.Errorf("%s/%s: DynamoDB grant on %s, want the token table or its indexes", v, st.where, jsonString(r))
+					}
+				}
+			}
+		}
+	}
+}
+
+func isIndexARN(r any, table string) bool {
+	j := jsonString(r)
+	for _, ix := range schema.Tokens.Indexes {
+		if strings.Contains(j, `"`+table+`","Arn"]},"/index/`+ix.Name+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(actions []string, p string) bool {
+	return slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, p) })
+}
+
+// grantsOf returns the DynamoDB and Secrets Manager actions granted to a
+// role, by resource.
+func (s *synthesized) grantsOf(roleID string) map[string][]string {
+	out := map[string][]string{}
+	for id, p := range s.resources("AWS::IAM::Policy") {
+		if !refersTo(props(p)["Roles"], roleID) {
+			continue
+		}
+		for _, st := range s.statements() {
+			if st.where != id {
+				continue
+			}
+			for _, r := range st.resources {
+				for _, a := range st.actions {
+					if strings.HasPrefix(a, "dynamodb:") || strings.HasPrefix(a, "secretsmanager:") {
+						out[jsonString(r)] = append(out[jsonString(r)], a)
+					}
+				}
+			}
+		}
+	}
+	for k := range out {
+		out[k] = sortedCopy(out[k])
+	}
+	return out
+}
+
+func TestRolesAreLeastPrivilege(t *testing.T) {
+	s := synth(t, "default")
+	table := s.logicalID(s.stack.Table.Table)
+	tableARN := jsonString(arnOf(table))
+	tokenRole := s.logicalID(s.stack.Functions.TokenRole)
+
+	got := s.grantsOf(tokenRole)
+	if want := sortedCopy(tokenTableActions); !slices.Equal(got[tableARN], want) {
+		t.Errorf("ApiTokensApiRole on the table: %v, want %v", got[tableARN], want)
+	}
+	indexes := 0
+	for r, actions := range got {
+		if r == tableARN {
+			continue
+		}
+		indexes++
+		if !slices.Equal(actions, []string{"dynamodb:Query"}) {
+			t.Errorf("ApiTokensApiRole on %s: %v, want Query only", r, actions)
+		}
+	}
+	if indexes != len(schema.Tokens.Indexes) {
+		t.Errorf("ApiTokensApiRole has grants on %d indexes, want %d", indexes, len(schema.Tokens.Indexes))
+	}
+	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+		fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+		if !same(fn["Role"], arnOf(tokenRole)) {
+			t.Errorf("%s runs as %v, want ApiTokensApiRole", name, jsonString(fn["Role"]))
+		}
+	}
+
+	for _, name := range []string{routes.FnAuthorizer, routes.FnServe} {
+		fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+		role := fn["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+		if role == tokenRole {
+			t.Errorf("%s must not share ApiTokensApiRole", name)
+		}
+		want := map[string][]string{tableARN: {"dynamodb:GetItem"}}
+		if name == routes.FnServe {
+			want[jsonString(testSecretARN)] = []string{"secretsmanager:GetSecretValue"}
+		}
+		if g := s.grantsOf(role); !same(g, want) {
+			t.Errorf("%s role grants %v, want %v", name, g, want)
+		}
+	}
+	// Roles carry no AWS managed policies except API Gateway's account role.
+	for id, r := range s.resources("AWS::IAM::Role") {
+		if mp := props(r)["ManagedPolicyArns"]; mp != nil && !strings.Contains(jsonString(mp), "AmazonAPIGatewayPushToCloudWatchLogs") {
+			t.Errorf("%s has managed policies %v", id, jsonString(mp))
+		}
+	}
+}
+
+func TestRoleOverrideImportsInsteadOfCreating(t *testing.T) {
+	wantByVariant := map[string]any{
+		"override": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/CustomApiTokensRole"}}},
+		"listener": "arn:aws:iam::123456789012:role/CustomApiTokensRole",
+	}
+	created := len(synth(t, "default").resources("AWS::IAM::Role"))
+	for v, want := range wantByVariant {
+		s := synth(t, v)
+		if !s.stack.Functions.TokenRoleImported {
+			t.Errorf("%s: roles.ApiTokensApiRole set but the role was not imported", v)
+		}
+		if n := len(s.resources("AWS::IAM::Role")); n != created-1 {
+			t.Errorf("%s: %d roles, want %d (all but ApiTokensApiRole)", v, n, created-1)
+		}
+		for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+			fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+			if !same(fn["Role"], want) {
+				t.Errorf("%s: %s runs as %v, want the existing role %v", v, name, jsonString(fn["Role"]), jsonString(want))
+			}
+		}
+		// The existing role is not modified: no policy is attached to it.
+		for id, p := range s.resources("AWS::IAM::Policy") {
+			if strings.Contains(jsonString(props(p)["Roles"]), "CustomApiTokensRole") {
+				t.Errorf("%s: policy %s modifies the imported role", v, id)
+			}
+		}
+	}
+}
+
+// --- Behaviour 2: cdk-nag ------------------------------------------------------
+
+func TestNagAwsSolutionsClean(t *testing.T) {
+	for _, v := range []string{"default", "override", "listener", "vpc"} {
+		s := synth(t, v)
+		for _, e := range s.nagErrors {
+			t.Errorf("%s: unsuppressed error: %s", v, e)
+		}
+	}
+}
+
+func TestEverySuppressionHasASpecificReason(t *testing.T) {
+	for _, v := range []string{"default", "override", "listener", "vpc"} {
+		s := synth(t, v)
+		n := 0
+		for id, r := range s.json["Resources"].(map[string]any) {
+			md, _ := r.(map[string]any)["Metadata"].(map[string]any)
+			nag, _ := md["cdk_nag"].(map[string]any)
+			for _, rule := range listOf(nag["rules_to_suppress"]) {
+				m, ok := rule.(map[string]any)
+				if !ok {
+					continue
+				}
+				n++
+				reason, _ := m["reason"].(string)
+				if len(reason) < 80 {
+					t.Errorf("%s/%s: suppression of %v needs a specific reason, got %q", v, id, m["id"], reason)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: found no suppressions; the test is not looking in the right place", v)
+		}
+	}
+}
+
+func containsAny(msgs []string, sub string) bool {
+	return slices.ContainsFunc(msgs, func(m string) bool { return strings.Contains(m, sub) })
+}
+
+// --- Behaviour 3: cfn-lint on every variant -----------------------------------
+
+// TestCfnLintVariants lints each variant's template; `make test-infra` also
+// lints the template `cdk synth` writes for config-custom.example.yaml.
+func TestCfnLintVariants(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Skip("cfn-lint not installed; `make cfn-lint` covers the synthesized template")
+	}
+	dir := t.TempDir()
+	args := []string{"--ignore-checks", "W3005", "--"}
+	for _, v := range []string{"default", "override", "listener", "vpc"} {
+		p := filepath.Join(dir, v+".template.json")
+		if err := os.WriteFile(p, []byte(jsonString(synth(t, v).json)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	out, err := exec.Command(lint, args...).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint found problems (%v):\n%s", err, out)
+	}
+}
