@@ -3,7 +3,6 @@ package localstack_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -299,4 +298,39 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-var _ = fmt.Sprint
+// TestMissingPrerequisitesFailClearly: without Java, or without npm when
+// DynamoDB Local is not installed yet, make run stops with a one-line
+// error that says what to install.
+func TestMissingPrerequisitesFailClearly(t *testing.T) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("java not installed")
+	}
+	vars := map[string]string{localstack.EnvLocalAddr: "127.0.0.1:0", localstack.EnvDynamoDBLocalPort: "0"}
+	start := func() error {
+		_, err := localstack.Start(context.Background(), localstack.Options{Getenv: func(k string) string { return vars[k] }})
+		return err
+	}
+	t.Run("no java", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		t.Setenv("JAVA_HOME", "")
+		err := start()
+		if err == nil || !strings.Contains(err.Error(), "java not found: install openjdk-17-jre-headless") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("no npm and nothing installed", func(t *testing.T) {
+		bin := t.TempDir()
+		if err := os.Symlink(java, bin+"/java"); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin)
+		t.Setenv("JAVA_HOME", "")
+		t.Setenv("XDG_CACHE_HOME", t.TempDir())
+		t.Setenv("HOME", t.TempDir())
+		err := start()
+		if err == nil || !strings.Contains(err.Error(), "npm not found: install npm") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
