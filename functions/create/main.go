@@ -1,24 +1,15 @@
-// Command create is the Lambda function behind the create route(s) of the token
-// API. It only wires: configuration, store, service, handler.
+// Command create is the Lambda function behind POST /api-tokens and POST /api-tokens/{username}.
+// The rules live in pkg/tokensvc; this only wires configuration to them.
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/llmgw/apitokens/pkg/httpapi"
+	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/tokenapi"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 func main() {
-	ctx := context.Background()
-	logger := wire.Logger(os.Getenv)
-	svc, err := wire.TokenService(ctx, os.Getenv, logger)
-	if err != nil {
-		wire.Fatal(logger, "create: startup failed", err)
-	}
-	lambda.Start(httpapi.Adapt(tokenapi.Create(svc), logger))
+	lambda.Start(wire.TokenFunction(routes.FnCreate, tokenapi.Create))
 }

@@ -1,24 +1,15 @@
-// Command delete is the Lambda function behind the delete route(s) of the token
-// API. It only wires: configuration, store, service, handler.
+// Command delete is the Lambda function behind DELETE /api-tokens/{tokenUUID}.
+// The rules live in pkg/tokensvc; this only wires configuration to them.
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/llmgw/apitokens/pkg/httpapi"
+	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/tokenapi"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 func main() {
-	ctx := context.Background()
-	logger := wire.Logger(os.Getenv)
-	svc, err := wire.TokenService(ctx, os.Getenv, logger)
-	if err != nil {
-		wire.Fatal(logger, "delete: startup failed", err)
-	}
-	lambda.Start(httpapi.Adapt(tokenapi.Delete(svc), logger))
+	lambda.Start(wire.TokenFunction(routes.FnDelete, tokenapi.Delete))
 }

@@ -1,24 +1,15 @@
-// Command list is the Lambda function behind the list route(s) of the token
-// API. It only wires: configuration, store, service, handler.
+// Command list is the Lambda function behind GET /api-tokens.
+// The rules live in pkg/tokensvc; this only wires configuration to them.
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/llmgw/apitokens/pkg/httpapi"
+	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/tokenapi"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 func main() {
-	ctx := context.Background()
-	logger := wire.Logger(os.Getenv)
-	svc, err := wire.TokenService(ctx, os.Getenv, logger)
-	if err != nil {
-		wire.Fatal(logger, "list: startup failed", err)
-	}
-	lambda.Start(httpapi.Adapt(tokenapi.List(svc), logger))
+	lambda.Start(wire.TokenFunction(routes.FnList, tokenapi.List))
 }

@@ -68,7 +68,9 @@ type Config struct {
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		TableName: strings.TrimSpace(getenv(EnvTableName)),
-		Authority: strings.TrimRight(strings.TrimSpace(getenv(EnvAuthority)), "/"),
+		// AUTHORITY is compared with the tokens' "iss" exactly, so it is
+		// kept as given: some issuers' identifiers end in "/".
+		Authority: strings.TrimSpace(getenv(EnvAuthority)),
 		ClientID:  strings.TrimSpace(getenv(EnvClientID)),
 		Groups: auth.Groups{
 			Admin: strings.TrimSpace(getenv(EnvAdminGroup)),

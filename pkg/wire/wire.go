@@ -10,12 +10,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/httpapi"
 	"github.com/llmgw/apitokens/pkg/oidc"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
@@ -131,3 +133,15 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, logge
 }
 
 var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
+
+// TokenFunction builds the Lambda handler of one token route from the
+// environment, exiting with a logged init error if that fails. It is all a
+// token function's main does besides lambda.Start.
+func TokenFunction(name string, route func(*tokensvc.Service) httpapi.Handler) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	logger := Logger(os.Getenv).With(slog.String("function", name))
+	svc, err := TokenService(context.Background(), os.Getenv, logger)
+	if err != nil {
+		Fatal(logger, name+": startup failed", err)
+	}
+	return httpapi.Adapt(route(svc), logger)
+}

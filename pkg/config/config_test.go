@@ -1,0 +1,74 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmgw/apitokens/pkg/config"
+)
+
+func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DefaultTokenDays != 90 || c.MaxTokenDays != 365 || !c.AllowUserManaged || c.TokenCacheTTL != 10*time.Second ||
+		c.JWTGroupsProperty != "cognito:groups" || c.ServeTimeout != 120*time.Second {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		config.EnvAuthority: " https://issuer.example.com/ ", config.EnvTokenCacheSeconds: "0",
+		config.EnvAllowUserManaged: "false", config.EnvDefaultTokenDays: "7", config.EnvMaxTokenDays: "30",
+		config.EnvAdminGroup: "admins",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// AUTHORITY must match "iss" exactly, so only surrounding space goes.
+	if c.Authority != "https://issuer.example.com/" {
+		t.Errorf("Authority = %q", c.Authority)
+	}
+	if c.TokenCacheTTL != 0 || c.AllowUserManaged || c.DefaultTokenDays != 7 || c.MaxTokenDays != 30 || c.Groups.Admin != "admins" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{config.EnvDefaultTokenDays, "ninety"},
+		{config.EnvDefaultTokenDays, "0"},
+		{config.EnvMaxTokenDays, "-1"},
+		{config.EnvTokenCacheSeconds, "-5"},
+		{config.EnvTokenCacheSeconds, "1.5"},
+		{config.EnvAllowUserManaged, "maybe"},
+		{config.EnvServeTimeoutSeconds, "0"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{tc.name: tc.value}))
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.name)
+			}
+		})
+	}
+	_, err := config.Load(env(map[string]string{config.EnvDefaultTokenDays: "400"}))
+	if err == nil || !strings.Contains(err.Error(), config.EnvMaxTokenDays) {
+		t.Fatalf("default beyond max: err = %v", err)
+	}
+}
+
+func TestRequire(t *testing.T) {
+	c, _ := config.Load(env(nil))
+	if err := c.Require(config.EnvTableName); err == nil || !strings.Contains(err.Error(), config.EnvTableName) {
+		t.Fatalf("err = %v", err)
+	}
+	c.TableName = "t"
+	if err := c.Require(config.EnvTableName); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,45 @@
+package routes_test
+
+import (
+	"testing"
+
+	"github.com/llmgw/apitokens/pkg/routes"
+)
+
+func TestMatch(t *testing.T) {
+	for _, tc := range []struct {
+		method, path, fn, id string
+		exists               bool
+	}{
+		{"POST", "/api-tokens", routes.FnCreate, "", true},
+		{"POST", "/api-tokens/", routes.FnCreate, "", true},
+		{"GET", "/api-tokens/", routes.FnList, "", true},
+		{"POST", "/api-tokens/alice", routes.FnCreate, "alice", true},
+		{"GET", "/api-tokens/550e8400-e29b-41d4-a716-446655440000", routes.FnGet, "550e8400-e29b-41d4-a716-446655440000", true},
+		{"DELETE", "/api-tokens/x/", routes.FnDelete, "x", true},
+		{"PUT", "/api-tokens/x", "", "", true}, // path exists, method does not: 404 from the gateway
+		{"GET", "/api-tokens/x/y", "", "", false},
+		{"GET", "/api-token", "", "", false},
+		{"GET", "/", "", "", false},
+		{"GET", "/api-tokens//", routes.FnList, "", true},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r, params, exists := routes.Match(tc.method, tc.path)
+			if r.Function != tc.fn || exists != tc.exists || params[routes.PathParam] != tc.id {
+				t.Fatalf("Match = %+v %v %v; want fn %q id %q exists %v", r, params, exists, tc.fn, tc.id, tc.exists)
+			}
+		})
+	}
+}
+
+func TestEveryFunctionHasARoute(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range routes.APITokens {
+		seen[r.Function] = true
+	}
+	for _, fn := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+		if !seen[fn] {
+			t.Errorf("function %s has no route", fn)
+		}
+	}
+}
