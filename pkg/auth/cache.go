@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -14,7 +15,8 @@ type entry struct {
 	until      time.Time
 }
 
-// cache keeps API-token decisions keyed by token hash (never the secret)
+// cache keeps API-token decisions keyed by the token's SHA-256 digest
+// (never the secret)
 // for a fixed TTL. It is bounded: when full, expired entries are dropped,
 // and if that frees nothing the whole cache is cleared, which costs at most
 // one extra read per live token.
@@ -22,14 +24,14 @@ type cache struct {
 	mu   sync.RWMutex
 	ttl  time.Duration
 	max  int
-	data map[string]entry
+	data map[[sha256.Size]byte]entry
 }
 
 func newCache(ttl time.Duration, max int) *cache {
-	return &cache{ttl: ttl, max: max, data: make(map[string]entry)}
+	return &cache{ttl: ttl, max: max, data: make(map[[sha256.Size]byte]entry)}
 }
 
-func (c *cache) get(hash string, now time.Time) (entry, bool) {
+func (c *cache) get(hash [sha256.Size]byte, now time.Time) (entry, bool) {
 	c.mu.RLock()
 	e, ok := c.data[hash]
 	c.mu.RUnlock()
@@ -39,7 +41,7 @@ func (c *cache) get(hash string, now time.Time) (entry, bool) {
 	return e, true
 }
 
-func (c *cache) put(hash string, e entry, now time.Time) {
+func (c *cache) put(hash [sha256.Size]byte, e entry, now time.Time) {
 	e.until = now.Add(c.ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()

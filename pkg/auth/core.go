@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,10 +20,17 @@ type TokenReader interface {
 	GetByHash(ctx context.Context, hash string) (store.Token, error)
 }
 
+// Identity is who a verified JWT names, and until when.
+type Identity struct {
+	Username  string
+	Groups    []string
+	ExpiresAt int64 // the token's exp, Unix seconds
+}
+
 // JWTVerifier verifies an OIDC token and returns who it names. Refusals
 // are apierr.Unauthenticated; an unreachable issuer is apierr.Unavailable.
 type JWTVerifier interface {
-	VerifyJWT(ctx context.Context, raw string) (username string, groups []string, err error)
+	VerifyJWT(ctx context.Context, raw string) (Identity, error)
 }
 
 // Options configure a Core.
@@ -30,9 +39,11 @@ type Options struct {
 	// JWT verifies OIDC tokens; nil refuses every JWT.
 	JWT    JWTVerifier
 	Groups Groups
-	// CacheTTL is how long an API-token decision (positive or negative) is
-	// reused in-process: TOKEN_CACHE_SECONDS, and so the worst-case delay
-	// before a revocation takes effect. Zero disables the cache.
+	// CacheTTL is how long a decision is reused in-process:
+	// TOKEN_CACHE_SECONDS, and so the worst-case delay before a revocation
+	// takes effect. API-token decisions are cached positive and negative;
+	// JWTs only once verified (so forged tokens cannot fill the cache), and
+	// never past their exp. Zero disables the cache.
 	CacheTTL time.Duration
 	// CacheSize bounds the cache; default 10,000 entries.
 	CacheSize int
@@ -105,17 +116,36 @@ func (c *Core) fromJWT(ctx context.Context, raw string) (Principal, error) {
 	if c.jwt == nil {
 		return Principal{}, errNoJWT
 	}
-	username, groups, err := c.jwt.VerifyJWT(ctx, raw)
+	// A JWT's signature and claims cannot change, so a verified one need
+	// not be verified again while cached: a repeated call skips the
+	// signature check and the JSON parsing, and the TTL still bounds how
+	// long a key the issuer withdraws keeps working.
+	var sum [sha256.Size]byte
+	now := c.now()
+	if c.cache != nil {
+		sum = sha256.Sum256([]byte(raw))
+		if e, ok := c.cache.get(sum, now); ok {
+			return c.decide(e, now)
+		}
+	}
+	id, err := c.jwt.VerifyJWT(ctx, raw)
 	if err != nil {
 		return Principal{}, err
 	}
+	groups := id.Groups
 	if groups == nil {
 		groups = []string{}
 	}
-	p := Principal{Username: username, Groups: groups, AuthType: AuthJWT}
+	p := Principal{Username: id.Username, Groups: groups, AuthType: AuthJWT}
 	p.IsAdmin, p.IsAPIUser = c.groups.Roles(groups)
 	if c.groups.User != "" && !p.IsAdmin && !p.IsAPIUser && !slices.Contains(groups, c.groups.User) {
 		return Principal{}, errUserGroup
+	}
+	// Cached until the earlier of the TTL and exp (decide checks exp at
+	// use). A token already past its exp was accepted within the
+	// verifier's leeway; it is not cached.
+	if c.cache != nil && now.Unix() < id.ExpiresAt {
+		c.cache.put(sum, entry{principal: p, expiration: id.ExpiresAt}, now)
 	}
 	return p, nil
 }
@@ -126,14 +156,14 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	if !secret.WellFormed(cred) {
 		return Principal{}, errMalformed
 	}
-	hash := secret.Hash(cred)
+	sum := secret.Sum(cred)
 	now := c.now()
 	if c.cache != nil {
-		if e, ok := c.cache.get(hash, now); ok {
+		if e, ok := c.cache.get(sum, now); ok {
 			return c.decide(e, now)
 		}
 	}
-	t, err := c.tokens.GetByHash(ctx, hash)
+	t, err := c.tokens.GetByHash(ctx, hex.EncodeToString(sum[:]))
 	var e entry
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -152,7 +182,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 		e = entry{principal: p, expiration: t.Expiration}
 	}
 	if c.cache != nil {
-		c.cache.put(hash, e, now)
+		c.cache.put(sum, e, now)
 	}
 	return c.decide(e, now)
 }

@@ -54,22 +54,24 @@ func (f *fakeTokens) remove(hash string) {
 	delete(f.items, hash)
 }
 
-// fakeJWT accepts exactly one credential, "a.b.c", as alice.
+// fakeJWT accepts exactly one credential, "aaa.bbb.ccc", as alice,
+// expiring at exp.
 type fakeJWT struct {
 	calls  atomic.Int64
 	groups []string
+	exp    int64
 	err    error
 }
 
-func (f *fakeJWT) VerifyJWT(_ context.Context, raw string) (string, []string, error) {
+func (f *fakeJWT) VerifyJWT(_ context.Context, raw string) (auth.Identity, error) {
 	f.calls.Add(1)
 	if f.err != nil {
-		return "", nil, f.err
+		return auth.Identity{}, f.err
 	}
 	if raw != "aaa.bbb.ccc" {
-		return "", nil, apierr.New(apierr.Unauthenticated, "bad jwt").WithCode("jwt_bad_signature")
+		return auth.Identity{}, apierr.New(apierr.Unauthenticated, "bad jwt").WithCode("jwt_bad_signature")
 	}
-	return "alice", f.groups, nil
+	return auth.Identity{Username: "alice", Groups: f.groups, ExpiresAt: f.exp}, nil
 }
 
 type clock struct {
@@ -97,7 +99,7 @@ func newFixture(t testing.TB, ttl time.Duration) *fixture {
 	t.Helper()
 	f := &fixture{
 		tokens: &fakeTokens{items: map[string]store.Token{}},
-		jwt:    &fakeJWT{groups: []string{"lisa-users"}},
+		jwt:    &fakeJWT{groups: []string{"lisa-users"}, exp: 1_800_000_000 + 3600},
 		clock:  &clock{t: time.Unix(1_800_000_000, 0)},
 		logs:   &bytes.Buffer{},
 	}
@@ -396,5 +398,48 @@ func TestPrincipalContextRoundTrip(t *testing.T) {
 	}
 	if _, err := auth.PrincipalFromContext(map[string]interface{}{"username": "x", "groups": "{"}); err == nil {
 		t.Fatal("corrupt groups must be refused")
+	}
+}
+
+func TestVerifiedJWTsAreCachedUntilExpOrTTL(t *testing.T) {
+	const ttl = 10 * time.Second
+	f := newFixture(t, ttl)
+	ctx := context.Background()
+	good, forged := hdr("Authorization", "Bearer aaa.bbb.ccc"), hdr("Authorization", "Bearer aaa.bbb.ccd")
+	for i := 0; i < 3; i++ {
+		if _, err := f.core.Authenticate(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = f.core.Authenticate(ctx, forged)
+	}
+	// One verification for the good token; every forged attempt verified
+	// (refusals are not cached, so they cannot crowd the cache).
+	if n := f.jwt.calls.Load(); n != 1+3 {
+		t.Fatalf("%d verifications, want 4", n)
+	}
+	f.clock.Add(ttl)
+	if _, err := f.core.Authenticate(ctx, good); err != nil || f.jwt.calls.Load() != 5 {
+		t.Fatalf("after the TTL the JWT must be verified again: %v, %d calls", err, f.jwt.calls.Load())
+	}
+	// A cached JWT stops working at its exp even within the TTL.
+	f.clock.Add(ttl) // the cached entry lapses
+	f.jwt.exp = f.clock.Now().Unix() + 5
+	if _, err := f.core.Authenticate(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(5 * time.Second)
+	if _, err := f.core.Authenticate(ctx, good); apierr.CodeOf(err) != "expired_token" {
+		t.Fatalf("err = %v, want expired_token from the cached entry", err)
+	}
+	// A principal refused for USER_GROUP is not cached either.
+	f2 := newFixture(t, ttl)
+	f2.jwt.groups = []string{"guests"}
+	for i := 0; i < 2; i++ {
+		if _, err := f2.core.Authenticate(ctx, good); apierr.CodeOf(err) != "not_in_user_group" {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if f2.jwt.calls.Load() != 2 {
+		t.Fatalf("refused JWT verified %d times, want 2", f2.jwt.calls.Load())
 	}
 }

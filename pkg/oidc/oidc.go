@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/auth"
 )
 
 // Defaults and limits of Config.
@@ -395,12 +396,12 @@ func claimAt(claims map[string]any, name string) (any, bool) {
 	return cur, true
 }
 
-// VerifyJWT verifies raw and returns its username and groups: the form the
-// decision core (auth.JWTVerifier) consumes.
-func (v *Verifier) VerifyJWT(ctx context.Context, raw string) (string, []string, error) {
+// VerifyJWT verifies raw and returns who it names and until when: the
+// form the decision core (auth.JWTVerifier) consumes.
+func (v *Verifier) VerifyJWT(ctx context.Context, raw string) (auth.Identity, error) {
 	id, err := v.Verify(ctx, raw)
 	if err != nil {
-		return "", nil, err
+		return auth.Identity{}, err
 	}
-	return id.Username, id.Groups, nil
+	return auth.Identity{Username: id.Username, Groups: id.Groups, ExpiresAt: id.ExpiresAt.Unix()}, nil
 }

@@ -33,8 +33,20 @@ func Generate(r io.Reader) (string, error) {
 // Hash returns the lowercase hex SHA-256 of a secret: the table's partition
 // key for that token.
 func Hash(s string) string {
-	sum := sha256.Sum256([]byte(s))
+	sum := Sum(s)
 	return hex.EncodeToString(sum[:])
+}
+
+// Sum returns the raw SHA-256 of a secret. It does not allocate for a
+// well-formed secret, which keeps the authorization hot path (a cache keyed
+// by the digest) cheap; Hash is its hex form.
+func Sum(s string) [sha256.Size]byte {
+	if len(s) <= Len {
+		var buf [Len]byte
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
 }
 
 // WellFormed reports whether s has the exact shape of a secret: 128
@@ -45,13 +57,21 @@ func WellFormed(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if !lowerHex[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// lowerHex marks the bytes of lowercase hex: one table lookup per character
+// on the authorization hot path.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
 
 // LegacyPrefix starts every legacy token id.
 const LegacyPrefix = "legacy-"
