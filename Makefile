@@ -33,7 +33,7 @@ CDK_ENV   = CONFIG_FILE=$(CONFIG_FILE) APITOKENS_BUILD_DIR=$(BUILD_DIR) \
 CDK_FLAGS = --no-notices --output $(CDK_OUT)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build lint test test-go test-infra fuzz run bench clean \
+.PHONY: help deps build lint test test-go test-infra fuzz run clean \
 	synth diff deploy cfn-lint cdk-bootstrap cdk-destroy
 
 help: ## list targets
@@ -113,6 +113,9 @@ cdk-bootstrap: build ## prepare an AWS account and region for CDK deployments
 
 cdk-destroy: build ## delete the stack (retained resources stay)
 	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS)
+
+# make bench: figures, not pass/fail; the recipe lives beside the benchmarks.
+include pkg/bench/bench.mk
 
 clean: ## remove build output
 	rm -rf $(BUILD_DIR) cdk.out

@@ -75,3 +75,29 @@ func TestLegacyID(t *testing.T) {
 		t.Fatal("LegacyID must be stable and distinguish values")
 	}
 }
+
+// TestWellFormedMatchesReference: every byte value at every position of an
+// otherwise valid secret is judged as the plain definition judges it.
+func TestWellFormedMatchesReference(t *testing.T) {
+	reference := func(s string) bool {
+		if len(s) != secret.Len {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	base := []byte(strings.Repeat("0123456789abcdef", 8))
+	for pos := 0; pos < secret.Len; pos++ {
+		for b := 0; b < 256; b++ {
+			s := append([]byte(nil), base...)
+			s[pos] = byte(b)
+			if got, want := secret.WellFormed(string(s)), reference(string(s)); got != want {
+				t.Fatalf("byte %#x at %d: WellFormed = %v, want %v", b, pos, got, want)
+			}
+		}
+	}
+}

@@ -158,7 +158,14 @@ func (c *Config) validate() error {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if c.Client == nil {
+		// DefaultTransport keeps 2 idle connections per host; with many
+		// calls in flight in one process (the local stack) most upstream
+		// calls would open a new connection. A Lambda serves one call at a
+		// time, so this only costs memory where it helps.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
 		c.Client = &http.Client{
+			Transport: tr,
 			// A redirect would be followed without the upstream key (Go drops
 			// Authorization across hosts) and could point anywhere; an
 			// OpenAI-compatible API has no reason to redirect.
