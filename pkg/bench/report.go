@@ -213,13 +213,7 @@ func (r *report) figure1() {
 	}
 	r.p("")
 	if Median(r.s.Ratios(NameCacheHit, NameFloor, "ns/op")) > GoalCacheHitRatio {
-		// The explanation depends on which version of the core ran: the
-		// first one allocated 4 times per decision.
-		if r.get(NameCacheHit, "allocs/op") >= 4 {
-			r.p("%s", whyCacheHit)
-		} else {
-			r.p("%s", whyCacheHitDigestKeyed)
-		}
+		r.p("%s", whyCacheHit)
 		r.p("")
 	}
 }
@@ -391,33 +385,23 @@ func (r *report) howTo() {
 
 // Why the goals are missed, from profiles of the code as it is; printed
 // only while a goal is missed.
-const whyCacheHit = `**Why the goal is missed.** A CPU and allocation profile (` + "`go test -bench 'Decision/cred=api-token/cache=hit$' -cpuprofile -memprofile ./pkg/auth`" + `)
-shows the decision doing, besides the SHA-256 itself: hex-encoding the digest into a new string to use as the
-cache key (` + "`secret.Hash`" + `: 3 of the 4 allocations - the ` + "`[]byte`" + ` copy of the token, the hex buffer and the string),
-the shape check ` + "`secret.WellFormed`" + ` (about a tenth of the time: two range comparisons per character), a
-` + "`time.Now`" + ` for the TTL, the cache's ` + "`RWMutex`" + `, and ` + "`slices.Clone`" + ` of the groups (the 4th allocation). The fix is in
-` + "`pkg/auth`" + ` and ` + "`pkg/secret`" + ` (see the issue's closing note): key the cache by the ` + "`[32]byte`" + ` digest and hex-encode only
-on a miss (for ` + "`GetByHash`" + `), hash from a stack buffer, use a 256-entry table in ` + "`WellFormed`" + `; a prototype of that path
-measured about 1.8x the floor on this machine.`
-
-const whyCacheHitDigestKeyed = `**Why the goal is missed.** The cache is keyed by the raw digest and the hit path allocates once. A CPU profile
-(` + "`go test -bench 'Decision/cred=api-token/cache=hit$' -cpuprofile cpu.out ./pkg/auth`" + `) of what remains: SHA-256
-itself about 30%, ` + "`secret.WellFormed`" + ` about 16% (a table lookup per character), ` + "`time.Now`" + ` about 10% (reading the
-clock is slow on this VM), ` + "`slices.Clone`" + ` of the groups in ` + "`decide`" + ` about 10% (the allocation), the cache's
-` + "`RWMutex`" + ` and map about 10%, and finding the header (canonicalising ` + "`Authorization`" + `, trimming, the Bearer
-scheme) about 8%. Checking the shape eight characters at a time and returning the cached groups without a copy
-(` + "`Principal.Groups`" + ` documented as read-only) measured 0 allocations and about 1.7x the floor here (runs from
-1.6x to 2.0x); see the issue's closing note.`
+const whyCacheHit = `**Why the goal is only just missed (or met, depending on the run).** The cache is keyed by the raw
+digest, the token is hashed from a stack buffer, the shape check reads eight characters at a time, and the
+header is found with one map lookup. A CPU profile
+(` + "`go test -bench 'Decision/cred=api-token/cache=hit$' -cpuprofile cpu.out ./pkg/auth`" + `) of what remains
+beyond the floor's own SHA-256: ` + "`time.Now`" + ` about 10% (reading the clock is slow on this VM), the cache's
+` + "`RWMutex`" + ` and map about 10%, and ` + "`slices.Clone`" + ` of the groups about 10% (the one allocation). The copy is kept on
+purpose: handing every caller the cached slice would save it, but one careless ` + "`append`" + ` downstream could then
+change the groups of every later decision for that token.`
 
 const whyJWT = `**Why the goal is missed with the cache off.** The bare signature check is only part of what verifying a JWT
 costs, and the rest does not depend on the key. A CPU profile of the RS256 decision
 (` + "`go test -bench 'JWT/alg=RS256/op=decision$' -cpuprofile cpu.out ./pkg/bench`" + `) puts a little over half of it in
-` + "`rsa.VerifyPKCS1v15`" + ` and about a quarter in ` + "`encoding/json`" + `: golang-jwt decodes the header and the claims into maps,
-and ` + "`pkg/oidc`" + ` decodes the header twice more before that (its ` + "`alg`" + ` allow-list check, then ` + "`IsJWTShaped`" + `), about 9%
-together. Key lookup through keyfunc/jwkset is about 5%, base64 and the segment scans about 5%, the rest is
-allocation (about 150 per call). ES256's verification is dearer, so the same fixed cost weighs less. Decoding the
-header once in ` + "`oidc.Verify`" + ` saves 19 allocations and a few per cent; 1.3x for every call would take replacing
-golang-jwt's map-based parsing.`
+` + "`rsa.VerifyPKCS1v15`" + ` and about a quarter in ` + "`encoding/json`" + `: golang-jwt decodes the header and the claims into
+maps. Key lookup through keyfunc/jwkset is about 5%, base64 and the segment scans about 5%, the rest is
+allocation (about 130 per call; ` + "`pkg/oidc`" + ` now decodes the header once). ES256's verification is dearer, so the
+same fixed cost weighs less. 1.3x on every call would take replacing golang-jwt's map-based claims parsing,
+which this project does not do: the verified-JWT cache below is the better lever.`
 
 const jwtCacheWorks = `The decision cache takes the parsing off the path that matters: a client presents the same JWT on every call
 until it expires, and with the cache on only its first call in each TTL period is verified; the others cost a
