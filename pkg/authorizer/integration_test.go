@@ -1,7 +1,6 @@
 package authorizer_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/devoidc"
 	"github.com/llmgw/apitokens/pkg/dynamolocal"
 	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 	"github.com/llmgw/apitokens/pkg/oidc"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
@@ -39,18 +39,6 @@ func (c *testClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // rig is the real authorizer: decision core over DynamoDB Local and a real
 // OIDC issuer on loopback, with an injected clock.
 type rig struct {
@@ -59,7 +47,7 @@ type rig struct {
 	reads  *dynamostore.Counting
 	issuer *devoidc.Issuer
 	clock  *testClock
-	logs   *logBuffer
+	logs   *syncbuf.Buffer
 }
 
 const ttl = 5 * time.Second
@@ -71,7 +59,7 @@ func newRig(t *testing.T, userGroup string, api dynamostore.API) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	r := &rig{issuer: issuer, clock: &testClock{t: time.Now()}, logs: &logBuffer{}}
+	r := &rig{issuer: issuer, clock: &testClock{t: time.Now()}, logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	table := "unused"
 	if api == nil {

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 )
 
 // MaxPayloadSize is Lambda's limit, in bytes, for the payload of a
@@ -129,8 +131,8 @@ type Function struct {
 	cmd          *exec.Cmd
 	stopProcess  context.CancelFunc
 	startedAt    time.Time
-	stdout       *lockedBuffer // nil when the caller supplied a writer
-	stderr       *lockedBuffer // nil when the caller supplied a writer
+	stdout       *syncbuf.Buffer // nil when the caller supplied a writer
+	stderr       *syncbuf.Buffer // nil when the caller supplied a writer
 	tail         *tailBuffer
 	pending      chan *invocation // unbuffered: a send completes when /next takes the event
 	exited       chan struct{}    // closed once the process has been waited for
@@ -232,11 +234,11 @@ func Start(ctx context.Context, opts Options) (*Function, error) {
 	var outMu sync.Mutex
 	stdout, stderr := opts.Stdout, opts.Stderr
 	if stdout == nil {
-		f.stdout = &lockedBuffer{}
+		f.stdout = &syncbuf.Buffer{}
 		stdout = f.stdout
 	}
 	if stderr == nil {
-		f.stderr = &lockedBuffer{}
+		f.stderr = &syncbuf.Buffer{}
 		stderr = f.stderr
 	}
 	procCtx, stop := context.WithCancel(ctx)

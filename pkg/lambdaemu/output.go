@@ -49,25 +49,6 @@ func (t *tailBuffer) String() string {
 	return strings.TrimRight(string(b), "\n")
 }
 
-// lockedBuffer is the default destination of the child's output: a buffer a
-// test can read while the copying goroutines of os/exec still write to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // streamWriter forwards one of the child's streams to the caller's writer and
 // to the shared tail. All streamWriters of a Function share one mutex: os/exec
 // copies stdout and stderr in two goroutines, and a caller may well pass the

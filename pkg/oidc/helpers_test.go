@@ -1,7 +1,6 @@
 package oidc_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/devoidc"
+	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 	"github.com/llmgw/apitokens/pkg/oidc"
 )
 
@@ -29,30 +29,12 @@ func clock() time.Time { return t0 }
 
 const audience = "test-client"
 
-// syncBuffer is a log sink safe for the concurrent writes of a Verifier.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a real issuer on loopback and a verifier trusting it.
 type env struct {
 	iss  *devoidc.Issuer
 	srv  *httptest.Server
 	v    *oidc.Verifier
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 }
 
 func startIssuer(t testing.TB, opts devoidc.Options) (*devoidc.Issuer, *httptest.Server) {
@@ -72,7 +54,7 @@ func startIssuer(t testing.TB, opts devoidc.Options) (*devoidc.Issuer, *httptest
 // baseConfig is the configuration the tests start from: short timeouts so
 // that fault tests are quick, the long default unknown-kid interval so that
 // rate limiting is observable.
-func baseConfig(issuer string, logs *syncBuffer) oidc.Config {
+func baseConfig(issuer string, logs *syncbuf.Buffer) oidc.Config {
 	return oidc.Config{
 		Issuer:        issuer,
 		Audience:      audience,
@@ -84,9 +66,9 @@ func baseConfig(issuer string, logs *syncBuffer) oidc.Config {
 	}
 }
 
-func newVerifier(t testing.TB, issuer string, tweak func(*oidc.Config)) (*oidc.Verifier, *syncBuffer) {
+func newVerifier(t testing.TB, issuer string, tweak func(*oidc.Config)) (*oidc.Verifier, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := baseConfig(issuer, logs)
 	if tweak != nil {
 		tweak(&cfg)
@@ -135,7 +117,7 @@ func mustVerify(t testing.TB, v *oidc.Verifier, tok string) oidc.Identity {
 
 // expectRefusal verifies tok and checks the refusal: kind, code, no
 // identity, and that neither the error nor the logs repeat the token.
-func expectRefusal(t testing.TB, v *oidc.Verifier, logs *syncBuffer, tok string, kind apierr.Kind, code string) {
+func expectRefusal(t testing.TB, v *oidc.Verifier, logs *syncbuf.Buffer, tok string, kind apierr.Kind, code string) {
 	t.Helper()
 	id, err := v.Verify(t.Context(), tok)
 	if err == nil {

@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/devupstream"
+	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 
@@ -67,7 +66,7 @@ type testEnv struct {
 	h      *serve.Handler
 	srv    *httptest.Server
 	auths  *atomic.Int64
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	config serve.Config
 }
 
@@ -82,7 +81,7 @@ func newEnv(t *testing.T, mutate func(*serve.Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{up: up, upURL: upSrv.URL + devupstream.BasePath, auths: &atomic.Int64{}, logs: &syncBuffer{}}
+	e := &testEnv{up: up, upURL: upSrv.URL + devupstream.BasePath, auths: &atomic.Int64{}, logs: &syncbuf.Buffer{}}
 	cfg := serve.Config{
 		UpstreamURL:      e.upURL,
 		UpstreamKey:      upstreamKey,
@@ -172,21 +171,4 @@ func chatBody(model, content string, stream bool) string {
 		"messages": []map[string]string{{"role": "user", "content": content}},
 	})
 	return string(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

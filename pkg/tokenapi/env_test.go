@@ -1,7 +1,6 @@
 package tokenapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/httpapi"
+	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/storetest"
@@ -40,26 +40,13 @@ var (
 	carol = principal("carol", "lisa-users") // not in the API group
 )
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // env drives the token API the way API Gateway does: route match, proxy
 // event with the authorizer context, the real adapter and handler.
 type env struct {
 	t       *testing.T
 	st      store.Store
 	now     time.Time
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	fns     map[string]func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 	mu      sync.Mutex
 	secrets []string // every plain token issued; checked against logs and later bodies
@@ -72,7 +59,7 @@ func newEnv(t *testing.T, st store.Store, mutate ...func(*tokensvc.Config)) *env
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	e := &env{t: t, st: st, now: time.Unix(1_800_000_000, 0), logs: &syncBuffer{}}
+	e := &env{t: t, st: st, now: time.Unix(1_800_000_000, 0), logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := tokensvc.New(st, cfg, tokensvc.WithClock(func() time.Time { return e.now }), tokensvc.WithLogger(logger))
 	e.fns = map[string]func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error){}
