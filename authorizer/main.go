@@ -18,11 +18,11 @@ func main() {
 	logger := wire.Logger(os.Getenv)
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		wire.Fatal(logger, "authorizer: configuration", err)
+		wire.Fatal(logger, "authorizer: startup failed: configuration", err)
 	}
 	a, err := wire.Authenticator(ctx, cfg, logger)
 	if err != nil {
-		wire.Fatal(logger, "authorizer: startup failed", err)
+		wire.Fatal(logger, "authorizer: startup failed: decision core", err)
 	}
 	lambda.Start(authorizer.New(a, logger))
 }

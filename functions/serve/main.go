@@ -19,19 +19,19 @@ func main() {
 	logger := wire.Logger(os.Getenv)
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		wire.Fatal(logger, "serve: startup failed", err)
+		wire.Fatal(logger, "serve: startup failed: configuration", err)
 	}
 	authn, err := wire.Authenticator(ctx, cfg, logger)
 	if err != nil {
-		wire.Fatal(logger, "serve: startup failed", err)
+		wire.Fatal(logger, "serve: startup failed: decision core", err)
 	}
 	key, err := upstreamKey(ctx, cfg, secretsManager)
 	if err != nil {
-		wire.Fatal(logger, "serve: startup failed", err)
+		wire.Fatal(logger, "serve: startup failed: upstream key", err)
 	}
 	h, err := newHandler(cfg, authn, key, logger)
 	if err != nil {
-		wire.Fatal(logger, "serve: startup failed", err)
+		wire.Fatal(logger, "serve: startup failed: handler", err)
 	}
 	lambda.Start(h)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/internal/testclock"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
 )
@@ -74,23 +75,11 @@ func (f *fakeJWT) VerifyJWT(_ context.Context, raw string) (auth.Identity, error
 	return auth.Identity{Username: "alice", Groups: f.groups, ExpiresAt: f.exp}, nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	core   *auth.Core
 	tokens *fakeTokens
 	jwt    *fakeJWT
-	clock  *clock
+	clock  *testclock.Clock
 	logs   *bytes.Buffer
 	secret string
 }
@@ -100,7 +89,7 @@ func newFixture(t testing.TB, ttl time.Duration) *fixture {
 	f := &fixture{
 		tokens: &fakeTokens{items: map[string]store.Token{}},
 		jwt:    &fakeJWT{groups: []string{"lisa-users"}, exp: 1_800_000_000 + 3600},
-		clock:  &clock{t: time.Unix(1_800_000_000, 0)},
+		clock:  testclock.New(time.Unix(1_800_000_000, 0)),
 		logs:   &bytes.Buffer{},
 	}
 	s, err := secret.Generate(nil)

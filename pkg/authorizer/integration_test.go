@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/dynamolocal"
 	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
+	"github.com/llmgw/apitokens/pkg/internal/testclock"
 	"github.com/llmgw/apitokens/pkg/oidc"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
@@ -27,18 +27,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // rig is the real authorizer: decision core over DynamoDB Local and a real
 // OIDC issuer on loopback, with an injected clock.
 type rig struct {
@@ -46,7 +34,7 @@ type rig struct {
 	st     *dynamostore.Store
 	reads  *dynamostore.Counting
 	issuer *devoidc.Issuer
-	clock  *testClock
+	clock  *testclock.Clock
 	logs   *syncbuf.Buffer
 }
 
@@ -59,7 +47,7 @@ func newRig(t *testing.T, userGroup string, api dynamostore.API) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	r := &rig{issuer: issuer, clock: &testClock{t: time.Now()}, logs: &syncbuf.Buffer{}}
+	r := &rig{issuer: issuer, clock: testclock.New(time.Now()), logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	table := "unused"
 	if api == nil {
