@@ -30,6 +30,8 @@ const (
 	EnvServeUpstreamKeyARN = "SERVE_UPSTREAM_API_KEY_SECRET_ARN"
 	EnvServeTimeoutSeconds = "SERVE_UPSTREAM_TIMEOUT_SECONDS"
 	EnvModelPermissions    = "MODEL_PERMISSIONS"
+	EnvModelPermsDefault   = "MODEL_PERMISSIONS_DEFAULT"
+	EnvJWTUsernameProperty = "JWT_USERNAME_PROPERTY"
 	EnvDynamoDBEndpoint    = "DYNAMODB_ENDPOINT"
 	EnvLogLevel            = "LOG_LEVEL"
 )
@@ -41,6 +43,17 @@ const (
 	DefaultTokenCache        = 10 * time.Second
 	DefaultJWTGroupsProperty = "cognito:groups"
 	DefaultServeTimeout      = 120 * time.Second
+	// MaxTokenDaysLimit bounds MAX_TOKEN_DAYS (and so DEFAULT_TOKEN_DAYS):
+	// ten years is longer than any credential should live, and keeps every
+	// expiry computation far from overflow.
+	MaxTokenDaysLimit = 3650
+)
+
+// Values of MODEL_PERMISSIONS_DEFAULT: what a model that MODEL_PERMISSIONS
+// does not list is open to.
+const (
+	ModelsOpen = "open" // every authenticated caller (the default)
+	ModelsDeny = "deny" // admins only
 )
 
 // Config is the shared runtime configuration.
@@ -59,6 +72,10 @@ type Config struct {
 	ServeUpstreamKeySecretARN string
 	ServeTimeout              time.Duration
 	ModelPermissions          string // JSON object: model id -> allowed groups
+	ModelPermissionsDefault   string // ModelsOpen or ModelsDeny
+	// JWTUsernameProperty names the claim that names a user; "" means the
+	// first present of cognito:username, username, preferred_username, sub.
+	JWTUsernameProperty string
 	DynamoDBEndpoint          string
 	LogLevel                  string
 }
@@ -78,6 +95,7 @@ func Load(getenv func(string) string) (Config, error) {
 			API:   strings.TrimSpace(getenv(EnvAPIGroup)),
 		},
 		JWTGroupsProperty:         strings.TrimSpace(getenv(EnvJWTGroupsProperty)),
+		JWTUsernameProperty:       strings.TrimSpace(getenv(EnvJWTUsernameProperty)),
 		ServeUpstreamURL:          strings.TrimRight(strings.TrimSpace(getenv(EnvServeUpstreamURL)), "/"),
 		ServeUpstreamKey:          getenv(EnvServeUpstreamKey),
 		ServeUpstreamKeySecretARN: strings.TrimSpace(getenv(EnvServeUpstreamKeyARN)),
@@ -95,6 +113,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaxTokenDays, err = intVar(getenv, EnvMaxTokenDays, DefaultMaxTokenDays, 1); err != nil {
 		return Config{}, err
 	}
+	if c.MaxTokenDays > MaxTokenDaysLimit {
+		return Config{}, fmt.Errorf("%s: %d is more than %d days (ten years)", EnvMaxTokenDays, c.MaxTokenDays, MaxTokenDaysLimit)
+	}
 	if c.DefaultTokenDays > c.MaxTokenDays {
 		return Config{}, fmt.Errorf("%s (%d) exceeds %s (%d)", EnvDefaultTokenDays, c.DefaultTokenDays, EnvMaxTokenDays, c.MaxTokenDays)
 	}
@@ -108,6 +129,14 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.ServeTimeout = time.Duration(ts) * time.Second
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvModelPermsDefault))); v {
+	case "", ModelsOpen:
+		c.ModelPermissionsDefault = ModelsOpen
+	case ModelsDeny:
+		c.ModelPermissionsDefault = ModelsDeny
+	default:
+		return Config{}, fmt.Errorf("%s: %q must be %q or %q", EnvModelPermsDefault, v, ModelsOpen, ModelsDeny)
+	}
 	c.AllowUserManaged = true
 	if v := strings.TrimSpace(getenv(EnvAllowUserManaged)); v != "" {
 		b, err := strconv.ParseBool(v)
