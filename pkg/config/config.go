@@ -76,8 +76,8 @@ type Config struct {
 	// JWTUsernameProperty names the claim that names a user; "" means the
 	// first present of cognito:username, username, preferred_username, sub.
 	JWTUsernameProperty string
-	DynamoDBEndpoint          string
-	LogLevel                  string
+	DynamoDBEndpoint    string
+	LogLevel            string
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
