@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// entry is a cached API-token decision: a principal with its token's
-// expiry, or a refusal.
+// entry is a cached decision: a principal with its credential's expiry,
+// or a refusal.
 type entry struct {
 	principal  Principal
 	expiration int64
@@ -15,25 +15,36 @@ type entry struct {
 	until      time.Time
 }
 
-// cache keeps API-token decisions keyed by the token's SHA-256 digest
-// (never the secret)
-// for a fixed TTL. It is bounded: when full, expired entries are dropped,
-// and if that frees nothing the whole cache is cleared, which costs at most
-// one extra read per live token.
+// cache keeps decisions keyed by the credential's SHA-256 digest (never
+// the secret) for a fixed TTL. Allowed and refused decisions live in two
+// separately bounded maps: anyone can present any number of unknown
+// tokens, and a flood of them must not push out the decisions about real
+// ones (that would turn every real call into a database read, and the
+// flood into load on the table). When a map is full its expired entries
+// are dropped, and if that frees nothing that map alone is cleared, which
+// costs at most one extra read per credential in it.
 type cache struct {
-	mu   sync.RWMutex
-	ttl  time.Duration
-	max  int
-	data map[[sha256.Size]byte]entry
+	mu      sync.RWMutex
+	ttl     time.Duration
+	max     int
+	allowed map[[sha256.Size]byte]entry
+	refused map[[sha256.Size]byte]entry
 }
 
 func newCache(ttl time.Duration, max int) *cache {
-	return &cache{ttl: ttl, max: max, data: make(map[[sha256.Size]byte]entry)}
+	return &cache{
+		ttl: ttl, max: max,
+		allowed: make(map[[sha256.Size]byte]entry),
+		refused: make(map[[sha256.Size]byte]entry),
+	}
 }
 
 func (c *cache) get(hash [sha256.Size]byte, now time.Time) (entry, bool) {
 	c.mu.RLock()
-	e, ok := c.data[hash]
+	e, ok := c.allowed[hash]
+	if !ok {
+		e, ok = c.refused[hash]
+	}
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
 		return entry{}, false
@@ -45,15 +56,20 @@ func (c *cache) put(hash [sha256.Size]byte, e entry, now time.Time) {
 	e.until = now.Add(c.ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.data) >= c.max {
-		for k, old := range c.data {
+	m, other := c.allowed, c.refused
+	if e.err != nil {
+		m, other = c.refused, c.allowed
+	}
+	delete(other, hash) // a decision that changed replaces the old one
+	if _, ok := m[hash]; !ok && len(m) >= c.max {
+		for k, old := range m {
 			if !now.Before(old.until) {
-				delete(c.data, k)
+				delete(m, k)
 			}
 		}
-		if len(c.data) >= c.max {
-			clear(c.data)
+		if len(m) >= c.max {
+			clear(m)
 		}
 	}
-	c.data[hash] = e
+	m[hash] = e
 }

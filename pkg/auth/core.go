@@ -45,6 +45,11 @@ type Options struct {
 	// JWTs only once verified (so forged tokens cannot fill the cache), and
 	// never past their exp. Zero disables the cache.
 	CacheTTL time.Duration
+	// FreshTokens turns the cache off for API tokens (JWTs, which cannot
+	// be revoked, are still cached): every decision about an API token is
+	// one strongly consistent read. The management API uses it, so that a
+	// deleted token cannot act again, not even within CacheTTL.
+	FreshTokens bool
 	// CacheSize bounds the cache; default 10,000 entries.
 	CacheSize int
 	Now       func() time.Time
@@ -53,6 +58,7 @@ type Options struct {
 
 // Core is the decision core. It is safe for concurrent use.
 type Core struct {
+	fresh  bool
 	tokens TokenReader
 	jwt    JWTVerifier
 	groups Groups
@@ -65,7 +71,7 @@ var _ Authenticator = (*Core)(nil)
 
 // NewCore returns a Core.
 func NewCore(o Options) *Core {
-	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger}
+	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger, fresh: o.FreshTokens}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -136,7 +142,7 @@ func (c *Core) fromJWT(ctx context.Context, raw string) (Principal, error) {
 	if groups == nil {
 		groups = []string{}
 	}
-	p := Principal{Username: id.Username, Groups: groups, AuthType: AuthJWT}
+	p := Principal{Username: id.Username, Groups: groups, AuthType: AuthJWT, ExpiresAt: id.ExpiresAt}
 	p.IsAdmin, p.IsAPIUser = c.groups.Roles(groups)
 	if c.groups.User != "" && !p.IsAdmin && !p.IsAPIUser && !slices.Contains(groups, c.groups.User) {
 		return Principal{}, errUserGroup
@@ -158,7 +164,8 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	}
 	sum := secret.Sum(cred)
 	now := c.now()
-	if c.cache != nil {
+	cached := c.cache != nil && !c.fresh
+	if cached {
 		if e, ok := c.cache.get(sum, now); ok {
 			return c.decide(e, now)
 		}
@@ -174,14 +181,15 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	case t.Legacy || t.UUID == "":
 		e = entry{err: errLegacy}
 	default:
-		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID}
+		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID,
+			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem}
 		if p.Groups == nil {
 			p.Groups = []string{}
 		}
 		p.IsAdmin, p.IsAPIUser = c.groups.Roles(p.Groups)
 		e = entry{principal: p, expiration: t.Expiration}
 	}
-	if c.cache != nil {
+	if cached {
 		c.cache.put(sum, e, now)
 	}
 	return c.decide(e, now)

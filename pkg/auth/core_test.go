@@ -138,6 +138,13 @@ func TestCredentialExtraction(t *testing.T) {
 		{"bearer only", hdr("Authorization", "Bearer"), "", false},
 		{"none", hdr(), "", false},
 		{"too long", hdr("Api-Key", strings.Repeat("a", 20000)), "", false},
+		// One request, one answer: a repeated credential header is refused,
+		// whichever value a path would have picked.
+		{"authorization twice", hdr("Authorization", "Bearer a", "Authorization", "Bearer b"), "", false},
+		{"authorization twice, same value", hdr("Authorization", "Bearer a", "Authorization", "Bearer a"), "", false},
+		{"authorization under two spellings", hdr("Authorization", "Bearer a", "authorization", "Bearer b"), "", false},
+		{"api-key twice", hdr("Api-Key", "a", "api-key", "b"), "", false},
+		{"api-key twice beside authorization", hdr("Authorization", "Bearer a", "Api-Key", "b", "API-KEY", "c"), "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,11 +378,23 @@ func TestConcurrentDecisions(t *testing.T) {
 }
 
 func TestPrincipalContextRoundTrip(t *testing.T) {
-	in := auth.Principal{Username: "bob", Groups: []string{"a", "b"}, AuthType: auth.AuthAPIToken, TokenUUID: "u", IsAPIUser: true}
+	in := auth.Principal{Username: "bob", Groups: []string{"a", "b"}, AuthType: auth.AuthAPIToken, TokenUUID: "u", IsAPIUser: true,
+		ExpiresAt: 1_900_000_000, IsSystemToken: true}
 	out, err := auth.PrincipalFromContext(in.Context())
 	if err != nil || out.Username != in.Username || strings.Join(out.Groups, ",") != "a,b" ||
-		out.AuthType != in.AuthType || out.TokenUUID != "u" || !out.IsAPIUser || out.IsAdmin {
+		out.AuthType != in.AuthType || out.TokenUUID != "u" || !out.IsAPIUser || out.IsAdmin ||
+		out.ExpiresAt != in.ExpiresAt || !out.IsSystemToken {
 		t.Fatalf("round trip = %+v, %v", out, err)
+	}
+	// API Gateway delivers context numbers as JSON numbers or strings.
+	for _, v := range []interface{}{float64(1_900_000_000), "1900000000"} {
+		out, err = auth.PrincipalFromContext(map[string]interface{}{"username": "x", "expiresAt": v, "isSystemToken": "true"})
+		if err != nil || out.ExpiresAt != 1_900_000_000 || !out.IsSystemToken {
+			t.Fatalf("expiresAt %T: %+v, %v", v, out, err)
+		}
+	}
+	if _, err := auth.PrincipalFromContext(map[string]interface{}{"username": "x", "expiresAt": "soon"}); err == nil {
+		t.Fatal("a corrupt expiresAt must be refused")
 	}
 	// API Gateway may deliver booleans as strings.
 	out, _ = auth.PrincipalFromContext(map[string]interface{}{"username": "x", "isAdmin": "true", "groups": "[]"})
@@ -387,6 +406,105 @@ func TestPrincipalContextRoundTrip(t *testing.T) {
 	}
 	if _, err := auth.PrincipalFromContext(map[string]interface{}{"username": "x", "groups": "{"}); err == nil {
 		t.Fatal("corrupt groups must be refused")
+	}
+}
+
+func TestDuplicateCredentialHeadersAreRefusedBeforeAnyRead(t *testing.T) {
+	f := newFixture(t, time.Minute)
+	h := http.Header{}
+	h.Add("Authorization", "Bearer "+f.secret)
+	h.Add("Authorization", "Bearer "+strings.Repeat("0", 128))
+	_, err := f.core.Authenticate(context.Background(), h)
+	if apierr.CodeOf(err) != "duplicate_credential" || apierr.KindOf(err) != apierr.Unauthenticated {
+		t.Fatalf("err = %v (code %q), want duplicate_credential", err, apierr.CodeOf(err))
+	}
+	if n := f.tokens.reads.Load(); n != 0 {
+		t.Fatalf("%d reads for a refused request, want 0", n)
+	}
+}
+
+func TestEventHeadersKeepEveryValue(t *testing.T) {
+	h := auth.EventHeaders(
+		map[string]string{"authorization": "Bearer b", "X-Other": "1"},
+		map[string][]string{"authorization": {"Bearer a", "Bearer b"}},
+	)
+	if got := h.Values("Authorization"); len(got) != 2 || got[0] != "Bearer a" {
+		t.Fatalf("Authorization = %q, want both values, first first", got)
+	}
+	if h.Get("X-Other") != "1" {
+		t.Fatal("single-value header missing")
+	}
+	if _, err := auth.Credential(h); apierr.CodeOf(err) != "duplicate_credential" {
+		t.Fatalf("Credential = %v, want duplicate_credential", err)
+	}
+}
+
+func TestFreshTokensReadEveryTime(t *testing.T) {
+	f := newFixture(t, time.Minute)
+	fresh := auth.NewCore(auth.Options{Tokens: f.tokens, JWT: f.jwt, Groups: groups, CacheTTL: time.Minute, FreshTokens: true, Now: f.clock.Now})
+	ctx := context.Background()
+	h := hdr("Api-Key", f.secret)
+	for i := 0; i < 3; i++ {
+		if _, err := fresh.Authenticate(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.tokens.reads.Load(); n != 3 {
+		t.Fatalf("%d reads for 3 decisions, want 3", n)
+	}
+	// A revocation is seen by the very next call.
+	f.tokens.remove(secret.Hash(f.secret))
+	if _, err := fresh.Authenticate(ctx, h); apierr.CodeOf(err) != "unknown_token" {
+		t.Fatalf("after delete: %v, want unknown_token", err)
+	}
+	// JWTs are still cached: they cannot be revoked, and cost no read.
+	for i := 0; i < 3; i++ {
+		if _, err := fresh.Authenticate(ctx, hdr("Authorization", "Bearer aaa.bbb.ccc")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.jwt.calls.Load(); n != 1 {
+		t.Fatalf("%d JWT verifications, want 1", n)
+	}
+}
+
+func TestPrincipalCarriesExpiryAndSystemFlag(t *testing.T) {
+	f := newFixture(t, 0)
+	sys, _ := secret.Generate(nil)
+	exp := f.clock.Now().Add(24 * time.Hour).Unix()
+	f.tokens.put(store.Token{Hash: secret.Hash(sys), UUID: "7d1f0a3c-1b2e-4c5d-8e9f-0a1b2c3d4e5f", Username: "ci", IsSystem: true, Expiration: exp})
+	p, err := f.core.Authenticate(context.Background(), hdr("Api-Key", sys))
+	if err != nil || !p.IsSystemToken || p.ExpiresAt != exp {
+		t.Fatalf("principal = %+v, %v; want a system token expiring at %d", p, err, exp)
+	}
+	p, err = f.core.Authenticate(context.Background(), hdr("Authorization", "Bearer aaa.bbb.ccc"))
+	if err != nil || p.IsSystemToken || p.ExpiresAt != f.jwt.exp {
+		t.Fatalf("JWT principal = %+v, %v; want ExpiresAt = exp", p, err)
+	}
+}
+
+// A flood of unknown tokens must not push the decisions about real ones
+// out of the cache.
+func TestUnknownTokenFloodKeepsAllowedDecisions(t *testing.T) {
+	f := newFixture(t, time.Minute)
+	core := auth.NewCore(auth.Options{Tokens: f.tokens, Groups: groups, CacheTTL: time.Minute, CacheSize: 100, Now: f.clock.Now})
+	ctx := context.Background()
+	h := hdr("Api-Key", f.secret)
+	if _, err := core.Authenticate(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1000; i++ {
+		junk, _ := secret.Generate(nil)
+		if _, err := core.Authenticate(ctx, hdr("Api-Key", junk)); apierr.CodeOf(err) != "unknown_token" {
+			t.Fatalf("junk token: %v", err)
+		}
+	}
+	before := f.tokens.reads.Load()
+	if _, err := core.Authenticate(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.tokens.reads.Load() - before; n != 0 {
+		t.Fatalf("the real token cost %d reads after the flood, want 0 (its decision was evicted)", n)
 	}
 }
 

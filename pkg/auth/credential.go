@@ -19,6 +19,7 @@ const (
 const maxCredentialLen = 16 << 10
 
 var (
+	errSeveral      = apierr.New(apierr.Unauthenticated, "several credentials: send one Authorization or Api-Key header, once").WithCode("duplicate_credential")
 	errNoCredential = apierr.New(apierr.Unauthenticated, "no credential: send Authorization: Bearer <token> or Api-Key: <token>").WithCode("missing_credential")
 	errTooLong      = apierr.New(apierr.Unauthenticated, "credential is too long").WithCode("malformed_credential")
 )
@@ -28,9 +29,23 @@ var (
 // Header names and the Bearer scheme are case-insensitive and surrounding
 // whitespace is trimmed; whitespace inside the value is kept, so that a
 // damaged token is refused rather than silently repaired.
+//
+// A header that arrives more than once (by any spelling of its name) is
+// refused: API Gateway hands an authorizer the first value and an ALB in
+// single-value mode the last, so accepting either would let the two paths
+// decide one request differently.
 func Credential(h http.Header) (string, error) {
+	authz, na := headerValue(h, HeaderAuthorization)
+	apiKey, nk := headerValue(h, HeaderAPIKey)
+	if na > 1 || nk > 1 {
+		return "", errSeveral
+	}
 	for _, name := range []string{HeaderAuthorization, HeaderAPIKey} {
-		v := strings.TrimSpace(headerValue(h, name))
+		v := authz
+		if name == HeaderAPIKey {
+			v = apiKey
+		}
+		v = strings.TrimSpace(v)
 		if v == "" {
 			continue
 		}
@@ -49,19 +64,46 @@ func Credential(h http.Header) (string, error) {
 }
 
 // headerValue finds name in h case-insensitively, whether or not h was
-// built with canonical keys (API Gateway and ALB events are not).
-func headerValue(h http.Header, name string) string {
+// built with canonical keys (API Gateway and ALB events are not), and
+// returns its first value and how many values there are under every
+// spelling of the name.
+func headerValue(h http.Header, name string) (string, int) {
 	// name is one of the canonical constants above, so the common case is
-	// one map lookup with no key canonicalisation on this hot path.
-	if vs := h[name]; len(vs) > 0 {
-		return vs[0]
+	// one map lookup with no key canonicalisation on this hot path; the
+	// loop over h, small for real requests, finds other spellings.
+	vs := h[name]
+	first, n := "", len(vs)
+	if n > 0 {
+		first = vs[0]
 	}
 	for k, vs := range h {
-		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
+		if len(k) == len(name) && len(vs) > 0 && k != name && strings.EqualFold(k, name) {
+			if n == 0 {
+				first = vs[0]
+			}
+			n += len(vs)
 		}
 	}
-	return ""
+	return first, n
+}
+
+// EventHeaders merges an API Gateway event's single- and multi-value
+// header maps into one http.Header with canonical keys. The multi-value
+// map is complete where present (it holds every value of a repeated
+// header); the single-value map only fills in headers it lacks.
+func EventHeaders(single map[string]string, multi map[string][]string) http.Header {
+	h := make(http.Header, len(single)+len(multi))
+	for k, vs := range multi {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for k, v := range single {
+		if _, ok := h[http.CanonicalHeaderKey(k)]; !ok {
+			h.Set(k, v)
+		}
+	}
+	return h
 }
 
 func stripBearer(v string) string {

@@ -24,6 +24,12 @@ type Principal struct {
 	TokenUUID string // set when an API token was used
 	IsAdmin   bool
 	IsAPIUser bool
+	// ExpiresAt is when the presented credential stops working (Unix
+	// seconds): the API token's tokenExpiration or the JWT's exp. A token
+	// made with this credential may not outlive it.
+	ExpiresAt int64
+	// IsSystemToken is set when the credential is a system token.
+	IsSystemToken bool
 }
 
 // Groups names the groups that carry meaning for authorization.
@@ -50,6 +56,8 @@ const (
 	CtxTokenUUID = "tokenUUID"
 	CtxIsAdmin   = "isAdmin"
 	CtxIsAPIUser = "isApiUser"
+	CtxExpiresAt = "expiresAt"
+	CtxIsSystem  = "isSystemToken"
 )
 
 // Context encodes p as an authorizer context (string, number and boolean
@@ -66,6 +74,10 @@ func (p Principal) Context() map[string]interface{} {
 		CtxAuthType:  string(p.AuthType),
 		CtxIsAdmin:   p.IsAdmin,
 		CtxIsAPIUser: p.IsAPIUser,
+		CtxIsSystem:  p.IsSystemToken,
+	}
+	if p.ExpiresAt != 0 {
+		m[CtxExpiresAt] = p.ExpiresAt
 	}
 	if p.TokenUUID != "" {
 		m[CtxTokenUUID] = p.TokenUUID
@@ -97,7 +109,36 @@ func PrincipalFromContext(m map[string]interface{}) (Principal, error) {
 	p.TokenUUID, _ = m[CtxTokenUUID].(string)
 	p.IsAdmin = ctxBool(m[CtxIsAdmin])
 	p.IsAPIUser = ctxBool(m[CtxIsAPIUser])
+	p.IsSystemToken = ctxBool(m[CtxIsSystem])
+	exp, err := ctxInt(m[CtxExpiresAt])
+	if err != nil {
+		return Principal{}, fmt.Errorf("authorizer context %s: %w", CtxExpiresAt, err)
+	}
+	p.ExpiresAt = exp
 	return p, nil
+}
+
+// ctxInt reads a Unix-seconds value that API Gateway may deliver as a JSON
+// number or as a string; absent is 0.
+func ctxInt(v interface{}) (int64, error) {
+	switch n := v.(type) {
+	case nil:
+		return 0, nil
+	case int64:
+		return n, nil
+	case int:
+		return int64(n), nil
+	case float64:
+		if n != float64(int64(n)) {
+			return 0, fmt.Errorf("%v is not a whole number", n)
+		}
+		return int64(n), nil
+	case json.Number:
+		return n.Int64()
+	case string:
+		return strconv.ParseInt(n, 10, 64)
+	}
+	return 0, fmt.Errorf("unexpected type %T", v)
 }
 
 func ctxBool(v interface{}) bool {

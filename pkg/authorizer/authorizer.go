@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -37,7 +36,7 @@ func New(a auth.Authenticator, logger *slog.Logger) Handler {
 			log.ErrorContext(ctx, "authorizer: bad event", slog.String("error", err.Error()))
 			return events.APIGatewayCustomAuthorizerResponse{}, err
 		}
-		p, err := a.Authenticate(ctx, Headers(ev.Headers, ev.MultiValueHeaders))
+		p, err := a.Authenticate(ctx, auth.EventHeaders(ev.Headers, ev.MultiValueHeaders))
 		if err != nil {
 			if apierr.KindOf(err) == apierr.Unauthenticated {
 				return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
@@ -72,21 +71,4 @@ func wildcardResource(methodArn string) (string, error) {
 		return "", fmt.Errorf("authorizer: unexpected methodArn %q", methodArn)
 	}
 	return parts[0] + "/" + parts[1] + "/*", nil
-}
-
-// Headers merges an event's single- and multi-value headers into an
-// http.Header with canonical keys.
-func Headers(single map[string]string, multi map[string][]string) http.Header {
-	h := make(http.Header, len(single)+len(multi))
-	for k, vs := range multi {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
-	for k, v := range single {
-		if _, ok := h[http.CanonicalHeaderKey(k)]; !ok {
-			h.Set(k, v)
-		}
-	}
-	return h
 }
