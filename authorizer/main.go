@@ -20,7 +20,7 @@ func main() {
 	if err != nil {
 		wire.Fatal(logger, "authorizer: startup failed: configuration", err)
 	}
-	a, err := wire.Authenticator(ctx, cfg, logger)
+	a, err := wire.Authenticator(ctx, cfg, wire.FreshReads, logger)
 	if err != nil {
 		wire.Fatal(logger, "authorizer: startup failed: decision core", err)
 	}

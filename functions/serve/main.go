@@ -21,7 +21,7 @@ func main() {
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: configuration", err)
 	}
-	authn, err := wire.Authenticator(ctx, cfg, logger)
+	authn, err := wire.Authenticator(ctx, cfg, wire.CachedReads, logger)
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: decision core", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -45,14 +46,22 @@ type Response struct {
 type Handler func(ctx context.Context, r Request) (Response, error)
 
 // Adapt turns h into an API Gateway proxy handler for lambda.Start.
-func Adapt(h Handler, logger *slog.Logger) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+//
+// fresh re-decides every call made with an API token from the request's
+// own headers, with a strongly consistent read (an auth.Core with
+// FreshTokens): the token API never acts on a decision made earlier, by
+// an authorizer result cache or a warm authorizer, so a token deleted a
+// moment ago cannot act again. Calls made with a JWT are taken from the
+// authorizer context as they are (a JWT cannot be revoked). A nil fresh
+// refuses every API-token call.
+func Adapt(h Handler, fresh auth.Authenticator, logger *slog.Logger) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		reqID := ev.RequestContext.RequestID
 		log := logger.With(slog.String("requestId", reqID), slog.String("method", ev.HTTPMethod), slog.String("resource", ev.Resource))
-		r, err := request(ev)
+		r, err := request(ctx, ev, fresh)
 		if err == nil {
 			log = log.With(slog.String("caller", r.Principal.Username))
 			var resp Response
@@ -66,12 +75,17 @@ func Adapt(h Handler, logger *slog.Logger) func(context.Context, events.APIGatew
 	}
 }
 
-func request(ev events.APIGatewayProxyRequest) (Request, error) {
+func request(ctx context.Context, ev events.APIGatewayProxyRequest, fresh auth.Authenticator) (Request, error) {
 	p, err := auth.PrincipalFromContext(ev.RequestContext.Authorizer)
 	if err != nil {
 		// Only reachable if the function is invoked without the authorizer:
 		// refuse rather than guess who the caller is.
 		return Request{}, apierr.Wrap(apierr.Unauthenticated, err, "Unauthorized")
+	}
+	if p.AuthType == auth.AuthAPIToken {
+		if p, err = reauthenticate(ctx, ev, p, fresh); err != nil {
+			return Request{}, err
+		}
 	}
 	body, err := Body(ev.Body, ev.IsBase64Encoded)
 	if err != nil {
@@ -84,6 +98,22 @@ func request(ev events.APIGatewayProxyRequest) (Request, error) {
 		Body:      body,
 		RequestID: ev.RequestContext.RequestID,
 	}, nil
+}
+
+// reauthenticate decides an API-token call again from its headers and
+// returns the principal as the table holds it now.
+func reauthenticate(ctx context.Context, ev events.APIGatewayProxyRequest, p auth.Principal, fresh auth.Authenticator) (auth.Principal, error) {
+	if fresh == nil {
+		return auth.Principal{}, apierr.New(apierr.Internal, "token function built without a fresh authenticator")
+	}
+	now, err := fresh.Authenticate(ctx, auth.EventHeaders(ev.Headers, ev.MultiValueHeaders))
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	if now.AuthType != auth.AuthAPIToken || now.TokenUUID != p.TokenUUID {
+		return auth.Principal{}, apierr.New(apierr.Unauthenticated, "Unauthorized").WithCode("credential_mismatch")
+	}
+	return now, nil
 }
 
 // Body returns the raw request body, refusing one over MaxBodyBytes.
@@ -114,6 +144,10 @@ func Body(body string, isBase64 bool) ([]byte, error) {
 func DecodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
+	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD and store that.
+	if !utf8.Valid(body) {
+		return apierr.New(apierr.Unprocessable, "invalid request body: not valid UTF-8").WithCode("invalid_json")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

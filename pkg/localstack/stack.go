@@ -181,16 +181,23 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// The same parts as in AWS: decision core, authorizer, token functions.
-	core, err := wire.Core(ctx, cfg, st, logger)
+	// As in AWS, the authorizer and the token functions decide API-token
+	// calls afresh; the serve path caches decisions for the TTL.
+	mgmt, err := wire.Core(ctx, cfg, st, wire.FreshReads, logger)
+	if err != nil {
+		return nil, err
+	}
+	core, err := wire.Core(ctx, cfg, st, wire.CachedReads, logger)
 	if err != nil {
 		return nil, err
 	}
 	svc := tokensvc.New(st, wire.ServiceConfig(cfg), tokensvc.WithLogger(logger))
+	fresh := wire.FreshCore(cfg, st, logger)
 	fns := map[string]ProxyHandler{}
 	for name, h := range tokenapi.Handlers(svc) {
-		fns[name] = ProxyHandler(httpapi.Adapt(h, logger))
+		fns[name] = ProxyHandler(httpapi.Adapt(h, fresh, logger))
 	}
-	gw := &Gateway{Authorizer: authorizer.New(core, logger), Functions: fns, Logger: logger}
+	gw := &Gateway{Authorizer: authorizer.New(mgmt, logger), Functions: fns, Logger: logger}
 
 	serveHandler, err := s.startServe(ctx, &cfg, core, logger, step)
 	if err != nil {

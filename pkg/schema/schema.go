@@ -20,6 +20,7 @@ const (
 	AttrTokenUUID       = "tokenUUID"
 	AttrUsername        = "username"
 	AttrCreatedBy       = "createdBy"
+	AttrCreatedVia      = "createdVia"
 	AttrCreatedDate     = "createdDate"
 	AttrTokenExpiration = "tokenExpiration"
 	AttrName            = "name"

@@ -27,10 +27,14 @@ var (
 // that is the stored plain value; such a Token must never be shown with its
 // Hash and never authenticates.
 type Token struct {
-	Hash        string // partition key: SHA-256 hex of the secret
-	UUID        string
-	Username    string
-	CreatedBy   string
+	Hash      string // partition key: SHA-256 hex of the secret
+	UUID      string
+	Username  string
+	CreatedBy string
+	// CreatedVia records how the token was made: "jwt" (a signed-in
+	// user) or the tokenUUID of the API token that made it. Empty on
+	// tokens made before it was recorded and on legacy items.
+	CreatedVia  string
 	CreatedDate int64 // Unix seconds
 	Expiration  int64 // Unix seconds; 0 means none recorded (legacy items only)
 	Name        string

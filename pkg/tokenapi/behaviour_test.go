@@ -210,7 +210,7 @@ func runBehaviour(t *testing.T, b backend) {
 		if len(all) != 4 {
 			t.Fatalf("admin sees %d tokens, want 4", len(all))
 		}
-		fields := []string{"tokenUUID", "tokenExpiration", "createdDate", "username", "createdBy", "name", "groups", "isSystemToken", "isExpired", "isLegacy"}
+		fields := []string{"tokenUUID", "tokenExpiration", "createdDate", "username", "createdBy", "createdVia", "name", "groups", "isSystemToken", "isExpired", "isLegacy"}
 		for _, v := range all {
 			for _, f := range fields {
 				if _, ok := v[f]; !ok {

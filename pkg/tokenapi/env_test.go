@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,11 +44,13 @@ var (
 // env drives the token API the way API Gateway does: route match, proxy
 // event with the authorizer context, the real adapter and handler.
 type env struct {
-	t       *testing.T
-	st      store.Store
-	now     time.Time
-	logs    *syncbuf.Buffer
-	fns     map[string]func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+	t    *testing.T
+	st   store.Store
+	now  time.Time
+	logs *syncbuf.Buffer
+	fns  map[string]func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+	// authn decides API-token calls as the authorizer does (no cache).
+	authn   *auth.Core
 	mu      sync.Mutex
 	secrets []string // every plain token issued; checked against logs and later bodies
 	bodies  []string // every response body except create responses
@@ -63,8 +66,11 @@ func newEnv(t *testing.T, st store.Store, mutate ...func(*tokensvc.Config)) *env
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := tokensvc.New(st, cfg, tokensvc.WithClock(func() time.Time { return e.now }), tokensvc.WithLogger(logger))
 	e.fns = map[string]func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error){}
+	clock := func() time.Time { return e.now }
+	e.authn = auth.NewCore(auth.Options{Tokens: st, Groups: groups, FreshTokens: true, Now: clock, Logger: logger})
+	fresh := auth.NewCore(auth.Options{Tokens: st, Groups: groups, FreshTokens: true, Now: clock, Logger: logger})
 	for name, h := range tokenapi.Handlers(svc) {
-		e.fns[name] = httpapi.Adapt(h, logger)
+		e.fns[name] = httpapi.Adapt(h, fresh, logger)
 	}
 	t.Cleanup(e.checkNoSecretLeaked)
 	return e
@@ -82,6 +88,40 @@ func (r resp) num(k string) int64  { f, _ := r.body[k].(float64); return int64(f
 // do sends method target (path with optional query) as caller.
 func (e *env) do(caller auth.Principal, method, target, body string) resp {
 	e.t.Helper()
+	return e.send(caller, nil, method, target, body)
+}
+
+// as decides token the way the authorizer does and returns the principal
+// it would put in the context; it fails the test on a refusal.
+func (e *env) as(token string) auth.Principal {
+	e.t.Helper()
+	p, err := e.authn.Authenticate(context.Background(), http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		e.t.Fatalf("authorizer refused the token: %v", err)
+	}
+	return p
+}
+
+// withToken sends a request carrying token, with the authorizer decision
+// made now; a refusal by the authorizer is API Gateway's 401.
+func (e *env) withToken(token, method, target, body string) resp {
+	e.t.Helper()
+	p, err := e.authn.Authenticate(context.Background(), http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		return resp{status: 401, raw: `{"message":"Unauthorized"}`, body: map[string]any{"message": "Unauthorized"}}
+	}
+	return e.send(p, map[string]string{"Authorization": "Bearer " + token}, method, target, body)
+}
+
+// withStaleDecision sends a request carrying token with an authorizer
+// decision made earlier (as an authorizer result cache would replay it).
+func (e *env) withStaleDecision(decision auth.Principal, token, method, target, body string) resp {
+	e.t.Helper()
+	return e.send(decision, map[string]string{"Authorization": "Bearer " + token}, method, target, body)
+}
+
+func (e *env) send(caller auth.Principal, headers map[string]string, method, target, body string) resp {
+	e.t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		e.t.Fatal(err)
@@ -96,7 +136,7 @@ func (e *env) do(caller auth.Principal, method, target, body string) resp {
 	}
 	ev := events.APIGatewayProxyRequest{
 		HTTPMethod: method, Resource: rt.Resource, Path: u.Path, PathParameters: params,
-		QueryStringParameters: q, Body: body,
+		QueryStringParameters: q, Body: body, Headers: headers,
 		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + method, Authorizer: caller.Context()},
 	}
 	out, err := e.fns[rt.Function](context.Background(), ev)

@@ -27,3 +27,6 @@ func TestBehaviourDynamoDB(t *testing.T) { runBehaviour(t, dynamoBackend) }
 
 func TestVolumeMemory(t *testing.T)   { runVolume(t, memoryBackend, 3000, 1000) }
 func TestVolumeDynamoDB(t *testing.T) { runVolume(t, dynamoBackend, 3000, 1000) }
+
+func TestTokenCallersMemory(t *testing.T)   { runTokenCallers(t, memoryBackend) }
+func TestTokenCallersDynamoDB(t *testing.T) { runTokenCallers(t, dynamoBackend) }

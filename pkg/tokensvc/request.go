@@ -110,22 +110,29 @@ func hasControl(s string) bool {
 
 var expiresInRE = regexp.MustCompile(`^([0-9]{1,6})([dhm])$`)
 
-// parseExpiresIn turns "90d", "12h" or "30m" into a duration.
-func parseExpiresIn(s string) (time.Duration, error) {
+// parseExpiresIn turns "90d", "12h" or "30m" into a duration of at most
+// maxDays days. The bound is checked in minutes before any conversion, so
+// no value can overflow into a short or negative duration.
+func parseExpiresIn(s string, maxDays int) (time.Duration, error) {
 	m := expiresInRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, apierr.New(apierr.Invalid, "expiresIn must look like \"90d\", \"12h\" or \"30m\"")
 	}
-	n, _ := strconv.Atoi(m[1]) // at most 6 digits: cannot fail
+	n, _ := strconv.ParseInt(m[1], 10, 64) // at most 6 digits: cannot fail
 	if n == 0 {
 		return 0, apierr.New(apierr.Invalid, "expiresIn must be greater than zero")
 	}
-	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
-	return time.Duration(n) * unit, nil
+	perUnit := map[string]int64{"d": 24 * 60, "h": 60, "m": 1}[m[2]]
+	if n*perUnit > int64(maxDays)*24*60 {
+		return 0, apierr.New(apierr.Invalid, "expiresIn is beyond the maximum token lifetime of %d days", maxDays)
+	}
+	return time.Duration(n*perUnit) * time.Minute, nil
 }
 
-// expiration resolves the requested expiry into Unix seconds.
-func (s *Service) expiration(req CreateRequest, now time.Time) (int64, error) {
+// expiration resolves the requested expiry into Unix seconds. ceiling, if
+// not 0, is the latest expiry the caller's credential allows: an explicit
+// later one is refused, the default is lowered to it.
+func (s *Service) expiration(req CreateRequest, now time.Time, ceiling int64) (int64, error) {
 	if req.TokenExpiration != nil && req.ExpiresIn != nil {
 		return 0, apierr.New(apierr.Invalid, "send either tokenExpiration or expiresIn, not both")
 	}
@@ -135,22 +142,25 @@ func (s *Service) expiration(req CreateRequest, now time.Time) (int64, error) {
 	case req.TokenExpiration != nil:
 		exp = *req.TokenExpiration
 	case req.ExpiresIn != nil:
-		d, err := parseExpiresIn(*req.ExpiresIn)
+		d, err := parseExpiresIn(*req.ExpiresIn, s.cfg.MaxTokenDays)
 		if err != nil {
 			return 0, err
-		}
-		if d > time.Duration(s.cfg.MaxTokenDays)*24*time.Hour {
-			return 0, apierr.New(apierr.Invalid, "expiresIn is beyond the maximum token lifetime of %d days", s.cfg.MaxTokenDays)
 		}
 		exp = now.Add(d).Unix()
 	default:
 		exp = now.Add(time.Duration(s.cfg.DefaultTokenDays) * 24 * time.Hour).Unix()
+		if ceiling != 0 && exp > ceiling {
+			exp = ceiling
+		}
 	}
 	if exp <= now.Unix() {
 		return 0, apierr.New(apierr.Invalid, "tokenExpiration must be in the future")
 	}
 	if exp > max {
 		return 0, apierr.New(apierr.Invalid, "tokenExpiration is beyond the maximum token lifetime of %d days (latest allowed: %d)", s.cfg.MaxTokenDays, max)
+	}
+	if ceiling != 0 && exp > ceiling {
+		return 0, apierr.New(apierr.Invalid, "tokenExpiration is after the expiry of the API token making this request (%d): a token cannot outlive the token that creates it (sign in to create a longer-lived one)", ceiling).WithCode("outlives_creator")
 	}
 	return exp, nil
 }

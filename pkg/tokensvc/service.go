@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,7 @@ type Created struct {
 	CreatedDate     int64    `json:"createdDate"`
 	Username        string   `json:"username"`
 	CreatedBy       string   `json:"createdBy"`
+	CreatedVia      string   `json:"createdVia"`
 	Name            string   `json:"name"`
 	Groups          []string `json:"groups"`
 	IsSystemToken   bool     `json:"isSystemToken"`
@@ -94,6 +96,7 @@ type View struct {
 	CreatedDate     int64    `json:"createdDate"`
 	Username        string   `json:"username"`
 	CreatedBy       string   `json:"createdBy"`
+	CreatedVia      string   `json:"createdVia,omitempty"`
 	Name            string   `json:"name"`
 	Groups          []string `json:"groups"`
 	IsSystemToken   bool     `json:"isSystemToken"`
@@ -115,8 +118,19 @@ type Deleted struct {
 
 // Create issues a token. forUser is the {username} path value of
 // POST /api-tokens/{username}, or "" for POST /api-tokens/ (the caller's own).
+//
+// A token never outranks the credential that made it: when the caller
+// authenticated with an API token, the new token expires no later than
+// that token and holds none of the groups it lacks, and a system token
+// cannot make a user token at all. Otherwise a leaked token could renew
+// itself forever, and the groups fixed at creation would stop being fixed.
 func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser string, req CreateRequest) (Created, error) {
 	now := s.now()
+	byToken := caller.AuthType == auth.AuthAPIToken
+	if byToken && caller.ExpiresAt == 0 {
+		// Not reachable through the adapters, which always fill it in.
+		return Created{}, apierr.New(apierr.Internal, "API-token caller without an expiry")
+	}
 	var t store.Token
 	if forUser != "" {
 		if !caller.IsAdmin {
@@ -131,9 +145,24 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 		if err != nil {
 			return Created{}, err
 		}
+		if byToken {
+			for _, g := range groups {
+				if !slices.Contains(caller.Groups, g) {
+					return Created{}, apierr.New(apierr.Invalid, "group %q is not held by the API token making this request: a token cannot grant groups its creator lacks (sign in to create it)", g).WithCode("group_not_held")
+				}
+			}
+		}
 		t = store.Token{Username: username, Groups: groups, IsSystem: req.IsSystemToken != nil && *req.IsSystemToken}
 	} else {
+		if byToken && caller.IsSystemToken {
+			return Created{}, apierr.New(apierr.Forbidden, "a system token cannot create a user token: sign in to create your own, or ask an admin").WithCode("system_token")
+		}
 		if err := s.mayCreateOwn(caller); err != nil {
+			return Created{}, err
+		}
+		// The username comes from the identity provider (or a token): it
+		// must still be a name a token can be stored under.
+		if _, err := validateUsername(caller.Username); err != nil {
 			return Created{}, err
 		}
 		if req.IsSystemToken != nil && *req.IsSystemToken {
@@ -148,7 +177,11 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	if err != nil {
 		return Created{}, err
 	}
-	exp, err := s.expiration(req, now)
+	var ceiling int64 // the latest expiry allowed by the caller's credential; 0 = none
+	if byToken {
+		ceiling = caller.ExpiresAt
+	}
+	exp, err := s.expiration(req, now, ceiling)
 	if err != nil {
 		return Created{}, err
 	}
@@ -159,6 +192,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	t.Hash = secret.Hash(plain)
 	t.UUID = s.newID()
 	t.CreatedBy = caller.Username
+	t.CreatedVia = createdVia(caller)
 	t.CreatedDate = now.Unix()
 	t.Expiration = exp
 	t.Name = name
@@ -171,12 +205,21 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	}
 	s.logger.InfoContext(ctx, "token created",
 		slog.String("tokenUUID", t.UUID), slog.String("username", t.Username),
-		slog.String("createdBy", t.CreatedBy), slog.Bool("isSystemToken", t.IsSystem),
+		slog.String("createdBy", t.CreatedBy), slog.String("createdVia", t.CreatedVia), slog.Bool("isSystemToken", t.IsSystem),
 		slog.Int64("tokenExpiration", t.Expiration))
 	return Created{
 		Token: plain, TokenUUID: t.UUID, TokenExpiration: t.Expiration, CreatedDate: t.CreatedDate,
-		Username: t.Username, CreatedBy: t.CreatedBy, Name: t.Name, Groups: t.Groups, IsSystemToken: t.IsSystem,
+		Username: t.Username, CreatedBy: t.CreatedBy, CreatedVia: t.CreatedVia, Name: t.Name, Groups: t.Groups, IsSystemToken: t.IsSystem,
 	}, nil
+}
+
+// createdVia names how caller authenticated: "jwt", or the tokenUUID of
+// the API token it presented (never the token itself).
+func createdVia(caller auth.Principal) string {
+	if caller.AuthType == auth.AuthAPIToken {
+		return caller.TokenUUID
+	}
+	return string(caller.AuthType)
 }
 
 func (s *Service) mayCreateOwn(caller auth.Principal) error {
@@ -240,6 +283,9 @@ func (s *Service) List(ctx context.Context, caller auth.Principal, req ListReque
 
 // Get returns one token by UUID (or, for admins, by legacy id).
 func (s *Service) Get(ctx context.Context, caller auth.Principal, id string) (View, error) {
+	if err := mayManage(caller); err != nil {
+		return View{}, err
+	}
 	t, err := s.find(ctx, caller, id)
 	if err != nil {
 		return View{}, err
@@ -247,7 +293,9 @@ func (s *Service) Get(ctx context.Context, caller auth.Principal, id string) (Vi
 	return view(t, s.now().Unix()), nil
 }
 
-// Delete revokes a token. Users delete their own; admins any, legacy items included.
+// Delete revokes a token. Admins delete any, legacy items included; an
+// owner can always delete their own, also after leaving the API group:
+// revoking never needs more rights than holding.
 func (s *Service) Delete(ctx context.Context, caller auth.Principal, id string) (Deleted, error) {
 	t, err := s.find(ctx, caller, id)
 	if err != nil {
@@ -270,9 +318,6 @@ var errNotFound = apierr.New(apierr.NotFound, "Token not found").WithCode("token
 // find resolves id for caller. Another user's token and a missing one give
 // the same 404, so ids cannot be probed.
 func (s *Service) find(ctx context.Context, caller auth.Principal, id string) (store.Token, error) {
-	if err := mayManage(caller); err != nil {
-		return store.Token{}, err
-	}
 	if strings.HasPrefix(id, secret.LegacyPrefix) {
 		if !caller.IsAdmin {
 			return store.Token{}, apierr.New(apierr.Forbidden, "legacy tokens can only be managed by admins").WithCode("not_admin")
@@ -337,6 +382,7 @@ func view(t store.Token, now int64) View {
 		CreatedDate:     t.CreatedDate,
 		Username:        t.Username,
 		CreatedBy:       t.CreatedBy,
+		CreatedVia:      t.CreatedVia,
 		Name:            t.Name,
 		Groups:          groups,
 		IsSystemToken:   t.IsSystem,

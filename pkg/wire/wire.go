@@ -93,7 +93,7 @@ func ServiceConfig(cfg config.Config) tokensvc.Config {
 // store, JWTs from the OIDC issuer at AUTHORITY (refused if AUTHORITY is
 // unset). The issuer is contacted lazily, so a cold start with the issuer
 // down still starts and then fails closed per request.
-func Authenticator(ctx context.Context, cfg config.Config, logger *slog.Logger) (auth.Authenticator, error) {
+func Authenticator(ctx context.Context, cfg config.Config, reads Reads, logger *slog.Logger) (auth.Authenticator, error) {
 	if err := cfg.Require(config.EnvAdminGroup); err != nil {
 		return nil, err
 	}
@@ -101,12 +101,26 @@ func Authenticator(ctx context.Context, cfg config.Config, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	return Core(ctx, cfg, st, logger)
+	return Core(ctx, cfg, st, reads, logger)
 }
+
+// Reads says whether a path may reuse API-token decisions.
+type Reads int
+
+const (
+	// CachedReads reuses API-token decisions for TOKEN_CACHE_SECONDS: the
+	// serve path, where every model call is authorized and the TTL is the
+	// documented revocation delay.
+	CachedReads Reads = iota
+	// FreshReads decides every API-token call with a strongly consistent
+	// read: the management API (the authorizer), where a revoked token
+	// must not act again at all.
+	FreshReads
+)
 
 // Core builds the decision core over any token reader (the local stack and
 // tests pass their own store).
-func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, logger *slog.Logger) (*auth.Core, error) {
+func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads Reads, logger *slog.Logger) (*auth.Core, error) {
 	var jwtv auth.JWTVerifier
 	if cfg.Authority != "" {
 		if err := cfg.Require(config.EnvClientID); err != nil {
@@ -124,11 +138,12 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, logge
 		jwtv = v
 	}
 	return auth.NewCore(auth.Options{
-		Tokens:   tokens,
-		JWT:      jwtv,
-		Groups:   cfg.Groups,
-		CacheTTL: cfg.TokenCacheTTL,
-		Logger:   logger,
+		Tokens:      tokens,
+		JWT:         jwtv,
+		Groups:      cfg.Groups,
+		CacheTTL:    cfg.TokenCacheTTL,
+		FreshTokens: reads == FreshReads,
+		Logger:      logger,
 	}), nil
 }
 
@@ -139,9 +154,31 @@ var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
 // token function's main does besides lambda.Start.
 func TokenFunction(name string, route func(*tokensvc.Service) httpapi.Handler) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	logger := Logger(os.Getenv).With(slog.String("function", name))
-	svc, err := TokenService(context.Background(), os.Getenv, logger)
+	svc, fresh, err := tokenFunction(context.Background(), os.Getenv, logger)
 	if err != nil {
 		Fatal(logger, name+": startup failed", err)
 	}
-	return httpapi.Adapt(route(svc), logger)
+	return httpapi.Adapt(route(svc), fresh, logger)
+}
+
+func tokenFunction(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*tokensvc.Service, auth.Authenticator, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.Require(config.EnvAdminGroup); err != nil {
+		return nil, nil, err
+	}
+	st, err := Store(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tokensvc.New(st, ServiceConfig(cfg), tokensvc.WithLogger(logger)), FreshCore(cfg, st, logger), nil
+}
+
+// FreshCore is the decision core the token functions re-decide API-token
+// calls with: every decision one strongly consistent read, no JWTs (those
+// are taken from the authorizer context).
+func FreshCore(cfg config.Config, tokens auth.TokenReader, logger *slog.Logger) *auth.Core {
+	return auth.NewCore(auth.Options{Tokens: tokens, Groups: cfg.Groups, FreshTokens: true, Logger: logger})
 }

@@ -36,6 +36,7 @@ func encodeToken(t store.Token) map[string]types.AttributeValue {
 		schema.AttrTokenUUID:       attrS(t.UUID),
 		schema.AttrUsername:        attrS(t.Username),
 		schema.AttrCreatedBy:       attrS(t.CreatedBy),
+		schema.AttrCreatedVia:      attrS(t.CreatedVia),
 		schema.AttrCreatedDate:     attrN(t.CreatedDate),
 		schema.AttrTokenExpiration: attrN(t.Expiration),
 		schema.AttrName:            attrS(t.Name),
@@ -83,6 +84,9 @@ func decodeToken(item map[string]types.AttributeValue) (store.Token, error) {
 		return fail(err)
 	}
 	if t.CreatedBy, err = optS(item, schema.AttrCreatedBy); err != nil {
+		return fail(err)
+	}
+	if t.CreatedVia, err = optS(item, schema.AttrCreatedVia); err != nil {
 		return fail(err)
 	}
 	if t.Name, err = optS(item, schema.AttrName); err != nil {

@@ -173,6 +173,9 @@ func testCreateAndGet(t *testing.T, s store.Store) {
 	ctx := testContext(t, time.Minute)
 	full := newToken(t, "alice", false)
 	full.CreatedBy = "admin"
+	full.CreatedVia = "jwt"
+	viaToken := newToken(t, "frank", false)
+	viaToken.CreatedVia = "5f0c3e0e-0d7c-4a57-9c43-6f1e2b7c9a10"
 	sys := newToken(t, "alice", true)
 	noGroups := newToken(t, "bob", false)
 	noGroups.Groups = nil
@@ -193,6 +196,7 @@ func testCreateAndGet(t *testing.T, s store.Store) {
 		{"empty groups", emptyGroups},
 		{"empty name and creator", blank},
 		{"group order and duplicates", manyGroups},
+		{"created via another token", viaToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := s.Create(ctx, tc.tok); err != nil {
