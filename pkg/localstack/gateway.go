@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -54,7 +55,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	reqID := uuid.NewString()
 	w.Header().Set("x-amzn-RequestId", reqID)
-	route, params, _ := routes.Match(r.Method, r.URL.Path)
+	// API Gateway matches resources on the path as sent and decodes each
+	// path parameter: /api-tokens/%2F is the resource /api-tokens/{id}
+	// with id "/", not /api-tokens/.
+	route, params, _ := routes.Match(r.Method, r.URL.EscapedPath())
+	for k, v := range params {
+		dv, err := url.PathUnescape(v)
+		if err != nil {
+			gatewayError(w, http.StatusBadRequest, "Bad Request")
+			return
+		}
+		params[k] = dv
+	}
 	if route.Function == "" {
 		// API Gateway answers unknown resources and methods with its
 		// MISSING_AUTHENTICATION_TOKEN response, which the CDK app turns

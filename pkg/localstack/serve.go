@@ -61,7 +61,9 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 	lambdaHandler := albevent.Handler(h)
 	// What the ALB does: HTTP request -> target event -> Lambda -> answer.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, err := albevent.FromHTTPRequest(r, false)
+		// Multi-value mode, as the CDK app configures the target group:
+		// a repeated header reaches the function as it was sent.
+		ev, err := albevent.FromHTTPRequest(r, true)
 		if errors.Is(err, albevent.ErrRequestTooLarge) {
 			http.Error(w, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
 			return

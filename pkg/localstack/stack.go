@@ -205,22 +205,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.Config = cfg
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	health := func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle(IssuerPath+"/", s.Issuer)
-	mux.Handle(routes.ServePathPrefix, serveHandler)
-	mux.Handle("/api-tokens", gw)
-	mux.Handle("/api-tokens/", gw)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the local stack serves /api-tokens, /v2/serve/*, /dev-oidc and /healthz"})
-	})
-	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	root := dispatch(gw, serveHandler, s.Issuer, http.HandlerFunc(health))
+	s.server = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.serveErr <- s.server.Serve(ln) }()
 	s.ready.Store(true)
 	step("gateway listening on %s", s.URL)
@@ -250,6 +243,30 @@ func (s *Stack) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dispatch sends each request to its part by the path exactly as sent.
+// http.ServeMux is not used: it answers a path with "." or ".." segments or
+// a doubled slash with a 307 redirect to the cleaned path, which keeps the
+// method and body, so /api-tokens/../v2/serve/models would reach the serve
+// path, which neither API Gateway nor an ALB does. Here such a path stays
+// where its prefix puts it, and that part refuses it.
+func dispatch(api, serve, issuer, health http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/healthz" && r.Method == http.MethodGet:
+			health.ServeHTTP(w, r)
+		case strings.HasPrefix(p, IssuerPath+"/"):
+			issuer.ServeHTTP(w, r)
+		case strings.HasPrefix(p, routes.ServePathPrefix):
+			serve.ServeHTTP(w, r)
+		case p == "/api-tokens" || strings.HasPrefix(p, "/api-tokens/"):
+			api.ServeHTTP(w, r)
+		default:
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the local stack serves /api-tokens, /v2/serve/*, /dev-oidc and /healthz"})
+		}
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -64,15 +64,26 @@ func Match(method, path string) (r Route, params map[string]string, pathExists b
 
 // matchResource matches an API Gateway resource template against a path.
 // A single trailing slash is ignored, as API Gateway does. A path parameter
-// matches exactly one non-empty segment.
+// matches exactly one non-empty segment, and a path with any other empty
+// segment ("//") matches nothing: it is not a resource, and must not be
+// taken for a shorter one.
 func matchResource(resource, path string) (map[string]string, bool) {
-	if len(path) > 1 {
+	if !strings.HasPrefix(path, "/") {
+		return nil, false
+	}
+	path = path[1:]
+	if path != "" {
 		path = strings.TrimSuffix(path, "/")
 	}
 	rs := strings.Split(strings.Trim(resource, "/"), "/")
-	ps := strings.Split(strings.Trim(path, "/"), "/")
+	ps := strings.Split(path, "/")
 	if len(rs) != len(ps) {
 		return nil, false
+	}
+	for _, seg := range ps {
+		if seg == "" {
+			return nil, false
+		}
 	}
 	params := map[string]string{}
 	for i, seg := range rs {

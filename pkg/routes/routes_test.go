@@ -21,7 +21,14 @@ func TestMatch(t *testing.T) {
 		{"GET", "/api-tokens/x/y", "", "", false},
 		{"GET", "/api-token", "", "", false},
 		{"GET", "/", "", "", false},
-		{"GET", "/api-tokens//", routes.FnList, "", true},
+		// An empty segment is no resource: never read as a shorter path.
+		{"GET", "/api-tokens//", "", "", false},
+		{"POST", "//api-tokens/", "", "", false},
+		{"DELETE", "/api-tokens//x", "", "", false},
+		{"GET", "api-tokens", "", "", false},
+		// Escaped paths (as the gateway matches them): the parameter is one
+		// segment, decoded by the caller.
+		{"POST", "/api-tokens/%2F", routes.FnCreate, "%2F", true},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			r, params, exists := routes.Match(tc.method, tc.path)
