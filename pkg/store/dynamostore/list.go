@@ -49,9 +49,11 @@ const (
 // reserved item, or the start) and counts the legacy items already
 // returned. On an unchanging table that is exact.
 //
-// Size: a key holds at most a 64-character hash and a username of at most
-// 2048 bytes (twice in a user listing, with User), so an issued cursor
-// stays below maxCursorLen.
+// Size: a key holds at most a 64-character hash and a username or guard
+// key of at most 2048 bytes (DynamoDB's key limit; a user listing also has
+// User), so an issued cursor stays below maxCursorLen unless a name is
+// mostly characters that JSON escapes (the service caps usernames at 128
+// characters).
 type cursor struct {
 	Mode string            `json:"m"`
 	User string            `json:"u,omitempty"`
