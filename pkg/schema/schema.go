@@ -33,6 +33,9 @@ const (
 	// token holding the slot, so that a guard whose token was removed by
 	// hand (seed 001's delete-item) can be proven stale and reclaimed.
 	AttrGuardHash = "guardHash"
+	// AttrCursorKey is set only on the CursorKeyItem: the 32-byte key (B)
+	// that seals list cursors.
+	AttrCursorKey = "cursorKey"
 )
 
 // Index names and their partition keys.
@@ -68,9 +71,37 @@ var Tokens = Table{
 	},
 }
 
-// guardPrefix marks per-user guard items. A SHA-256 hex digest never
-// contains '#', so a guard key can never collide with a token hash.
-const guardPrefix = "USER#"
+// Reserved partition keys. Besides tokens (SHA-256 hex) and legacy items
+// (plain values inserted by hand), the table holds items that are no token:
+// per-user guard items ("USER#name") and configuration items ("CONFIG#what").
+// A SHA-256 hex digest never contains '#', so a reserved key can never
+// collide with a token hash. The stores never return, list, count or delete
+// a reserved item as a token, and never accept a reserved key as a token or
+// legacy value.
+const (
+	guardPrefix  = "USER#"
+	configPrefix = "CONFIG#"
+)
+
+// CursorKeyItem is the partition key of the configuration item that holds
+// the key sealing list cursors (AttrCursorKey). The DynamoDB store creates
+// it on first need; deleting it only invalidates outstanding cursors.
+const CursorKeyItem = configPrefix + "cursor-key"
+
+// ReservedPrefixes returns the prefixes of every reserved partition key, for
+// filters that must exclude all non-token items.
+func ReservedPrefixes() []string { return []string{guardPrefix, configPrefix} }
+
+// IsReservedKey reports whether a partition key value belongs to an item
+// that is no token: a guard item or a configuration item.
+func IsReservedKey(key string) bool {
+	for _, p := range ReservedPrefixes() {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // GuardKey is the partition key of the item that reserves a user's single
 // non-system token slot.

@@ -53,9 +53,13 @@ type ListOptions struct {
 	// (a caller bug; validate user input before).
 	Limit int
 	// Cursor continues a previous listing; "" starts at the beginning. It
-	// is valid only for the same Username; any other value is
-	// ErrBadCursor. Cursors are opaque and never contain a legacy item's
-	// stored value, so they may be handed to API clients.
+	// is valid only for the same Username. Cursors are opaque and sealed:
+	// they carry no table key (no token hash, guard key or username, nor a
+	// legacy item's stored value), so they may be handed to API clients.
+	// Any value this store did not issue for this listing (changed,
+	// forged, from another listing, or sealed under a key since replaced)
+	// is ErrBadCursor. Failing to check a cursor (the backend cannot be
+	// reached) is an error that is none of the sentinels.
 	Cursor string
 }
 
@@ -73,13 +77,14 @@ type Store interface {
 	// return ErrSlotTaken. System tokens never touch the slot. A token whose
 	// Hash or UUID already exists returns ErrExists (before ErrSlotTaken,
 	// when both apply). On any error nothing is written. A token that cannot be stored (empty Hash, UUID or Username,
-	// a guard key as Hash, Legacy set) is an error that is none of the
+	// a reserved key as Hash, Legacy set) is an error that is none of the
 	// sentinels: it is a programming error, not an answer.
 	Create(ctx context.Context, t Token) error
 
 	// GetByHash returns the item whose partition key is hash, read with
-	// strong consistency (a revocation is seen at once). Guard items are
-	// never returned (ErrNotFound). Legacy items are returned with Legacy
+	// strong consistency (a revocation is seen at once). Reserved items
+	// (guard and configuration items, schema.IsReservedKey) are never
+	// returned (ErrNotFound). Legacy items are returned with Legacy
 	// set; callers must refuse them.
 	GetByHash(ctx context.Context, hash string) (Token, error)
 
@@ -100,7 +105,7 @@ type Store interface {
 	// value can never delete another token or free another token's slot.
 	Delete(ctx context.Context, t Token) error
 
-	// List returns one page of tokens, guard items excluded. Every item is
+	// List returns one page of tokens, reserved items excluded. Every item is
 	// returned exactly once across the pages of a listing of an unchanging
 	// table. A page may hold fewer than Limit items and still have a Cursor.
 	List(ctx context.Context, opts ListOptions) (Page, error)

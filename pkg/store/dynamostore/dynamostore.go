@@ -12,6 +12,13 @@
 //     tokenUUID-index by key (never a scan, never Limit with a filter).
 //   - Guard items carry only token and guardFor, so they are in neither
 //     index; scans filter them out by their key prefix.
+//   - Reserved items (schema.IsReservedKey: guard items, and configuration
+//     items such as the cursor key at schema.CursorKeyItem) are never a
+//     token: GetByHash answers ErrNotFound without a read, scans filter every
+//     reserved prefix out, Delete, Create and PutLegacy refuse the keys.
+//   - List cursors are sealed (see cursor in list.go) with a key kept in the
+//     table itself, so every Lambda instance shares it without other
+//     infrastructure.
 //   - Errors: the store sentinels for the outcomes the contract names;
 //     everything else (network, throttling, a missing table) is wrapped as
 //     "dynamostore: <op>: ..." and callers treat it as an infrastructure
@@ -29,6 +36,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +46,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
 // API is the part of the DynamoDB client the store uses. *dynamodb.Client
@@ -55,10 +64,13 @@ type API interface {
 }
 
 // Store is a store.Store on one DynamoDB table. It is safe for concurrent
-// use (it holds no mutable state).
+// use; its only mutable state is the cursor key, loaded once (cursorkey.go).
 type Store struct {
 	api   API
 	table string
+
+	keyMu  sync.Mutex
+	sealer *cursorseal.Sealer // nil until the cursor key is loaded
 }
 
 var _ store.Store = (*Store)(nil)
@@ -215,8 +227,8 @@ func validateNew(t store.Token) error {
 	switch {
 	case t.Legacy:
 		return errors.New("legacy items cannot be created")
-	case t.Hash == "" || schema.IsGuardKey(t.Hash):
-		return errors.New("token hash is empty or a guard key")
+	case t.Hash == "" || schema.IsReservedKey(t.Hash):
+		return errors.New("token hash is empty or a reserved key")
 	case t.UUID == "":
 		return errors.New("token UUID is empty")
 	case t.Username == "":
@@ -242,9 +254,10 @@ func (s *Store) countUUID(ctx context.Context, uuid string) (int32, error) {
 }
 
 // GetByHash implements store.Store with one GetItem, ConsistentRead=true.
-// A guard key is answered with ErrNotFound without a read.
+// A reserved key (guard or configuration item) is answered with ErrNotFound
+// without a read.
 func (s *Store) GetByHash(ctx context.Context, hash string) (store.Token, error) {
-	if hash == "" || schema.IsGuardKey(hash) {
+	if hash == "" || schema.IsReservedKey(hash) {
 		return store.Token{}, fmt.Errorf("dynamostore: get by hash: %w", store.ErrNotFound)
 	}
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
@@ -300,18 +313,20 @@ func (s *Store) GetByUUID(ctx context.Context, uuid string) (store.Token, error)
 
 // GetLegacy implements store.Store. Legacy items have no index, so this
 // scans the table (strongly consistent, every page) for items without
-// tokenUUID, skipping guard items, and compares secret.LegacyID of each key.
+// tokenUUID, skipping reserved items (which have no tokenUUID either), and
+// compares secret.LegacyID of each key.
 // Only admins reach it, and tables hold few enough items for that.
 func (s *Store) GetLegacy(ctx context.Context, id string) (store.Token, error) {
 	if !strings.HasPrefix(id, secret.LegacyPrefix) {
 		return store.Token{}, fmt.Errorf("dynamostore: get legacy: %w", store.ErrNotFound)
 	}
+	notReserved, values := notReservedFilter()
 	in := &dynamodb.ScanInput{
 		TableName:                 aws.String(s.table),
 		ConsistentRead:            aws.Bool(true),
-		FilterExpression:          aws.String("attribute_not_exists(" + phUUID + ") AND NOT begins_with(" + phToken + ", :guard)"),
+		FilterExpression:          aws.String("attribute_not_exists(" + phUUID + ") AND " + notReserved),
 		ExpressionAttributeNames:  map[string]string{phUUID: schema.AttrTokenUUID, phToken: schema.AttrToken},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":guard": attrS(schema.GuardKey(""))},
+		ExpressionAttributeValues: values,
 	}
 	for {
 		out, err := s.api.Scan(ctx, in)
@@ -320,7 +335,7 @@ func (s *Store) GetLegacy(ctx context.Context, id string) (store.Token, error) {
 		}
 		for _, item := range out.Items {
 			k, ok := item[schema.AttrToken].(*types.AttributeValueMemberS)
-			if ok && secret.LegacyID(k.Value) == id {
+			if ok && !schema.IsReservedKey(k.Value) && secret.LegacyID(k.Value) == id {
 				return decodeToken(item)
 			}
 		}
@@ -349,7 +364,7 @@ func (s *Store) GetLegacy(ctx context.Context, id string) (store.Token, error) {
 // keeps the user's slot taken until the guard item (key "USER#<username>")
 // is deleted too; the store never frees a slot it cannot prove is stale.
 func (s *Store) Delete(ctx context.Context, t store.Token) error {
-	if t.Hash == "" || schema.IsGuardKey(t.Hash) {
+	if t.Hash == "" || schema.IsReservedKey(t.Hash) {
 		return fmt.Errorf("dynamostore: delete: %w", store.ErrNotFound)
 	}
 	ref := t.UUID
@@ -429,10 +444,10 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 // does: {"token": value} plus "tokenExpiration" when expiration is not 0.
 // It is test support (storetest.LegacyInserter, end-to-end fixtures), not
 // part of the store contract. Unlike the CLI it refuses to overwrite an
-// existing item (ErrExists) or to write a guard key.
+// existing item (ErrExists) or to write a reserved key.
 func (s *Store) PutLegacy(ctx context.Context, value string, expiration int64) error {
-	if value == "" || schema.IsGuardKey(value) {
-		return errors.New("dynamostore: put legacy: value is empty or a guard key")
+	if value == "" || schema.IsReservedKey(value) {
+		return errors.New("dynamostore: put legacy: value is empty or a reserved key")
 	}
 	item := map[string]types.AttributeValue{schema.AttrToken: attrS(value)}
 	if expiration != 0 {
@@ -491,6 +506,20 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) (
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
+}
+
+// notReservedFilter is a filter condition, on the phToken placeholder, that
+// excludes every reserved item (each prefix of schema.ReservedPrefixes), and
+// the values it uses.
+func notReservedFilter() (string, map[string]types.AttributeValue) {
+	var conds []string
+	values := map[string]types.AttributeValue{}
+	for i, p := range schema.ReservedPrefixes() {
+		ph := fmt.Sprintf(":reserved%d", i)
+		conds = append(conds, "NOT begins_with("+phToken+", "+ph+")")
+		values[ph] = attrS(p)
+	}
+	return strings.Join(conds, " AND "), values
 }
 
 // failed reports whether the transaction item at index i failed its

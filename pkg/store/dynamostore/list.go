@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +14,13 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
 // Bounds of List.
 const (
 	maxLimit     = 1000        // store.ListOptions: Limit is 1..1000
-	maxCursorLen = 4096        // longer input is not a cursor this store issued
+	maxCursorLen = 8192        // longer input is not a cursor this store issued (see cursor)
 	maxSkip      = 1 << 20     // far above any run of legacy items
 	maxRequest   = int32(2000) // items one Scan/Query may evaluate
 )
@@ -30,18 +30,30 @@ const (
 	modeUser = "user"
 )
 
-// cursor is the decoded form of a List cursor: base64url (no padding) of
-// this JSON. Key is the DynamoDB key to resume after (ExclusiveStartKey;
-// every key attribute of this table is a string); absent means the start of
-// the table. Skip then drops that many returned items.
+// cursor is the opened form of a List cursor. A cursor is opaque to
+// clients: this JSON sealed with AES-256-GCM (package cursorseal: base64url
+// without padding of a version byte, a random nonce and the sealed JSON),
+// with the listing (mode and username) as additional data, under the
+// table's cursor key (cursorkey.go). So a cursor carries no table key: no
+// token hash, no guard key, no username. One that was changed, forged, or
+// issued for another listing does not open and is store.ErrBadCursor;
+// DynamoDB never sees a start key that this store did not write.
 //
-// Why Skip exists: a legacy item's key is its plain-text secret, and a
-// cursor is handed to API clients. So a cursor never names a legacy item:
-// when a page ends on legacy items, the cursor names the last non-legacy
-// position before them (a token or a guard item, or the start) and counts
-// the legacy items already returned. On an unchanging table that is exact.
-// Token hashes, guard keys ("USER#name") and usernames may appear in a
-// cursor; none of them is a secret.
+// Key is the DynamoDB key to resume after (ExclusiveStartKey; every key
+// attribute of this table is a string); absent means the start of the
+// table. Skip then drops that many returned items.
+//
+// Why Skip exists: a legacy item's key is its plain-text secret. Even
+// sealed, a cursor never holds one: when a page ends on legacy items, the
+// cursor names the last non-legacy position before them (a token, a
+// reserved item, or the start) and counts the legacy items already
+// returned. On an unchanging table that is exact.
+//
+// Size: a key holds at most a 64-character hash and a username or guard
+// key of at most 2048 bytes (DynamoDB's key limit; a user listing also has
+// User), so an issued cursor stays below maxCursorLen unless a name is
+// mostly characters that JSON escapes (the service caps usernames at 128
+// characters).
 type cursor struct {
 	Mode string            `json:"m"`
 	User string            `json:"u,omitempty"`
@@ -51,7 +63,8 @@ type cursor struct {
 
 // List implements store.Store.
 //
-// All tokens: a strongly consistent Scan that filters guard items out. By
+// All tokens: a strongly consistent Scan that filters reserved items
+// (guard and configuration items) out. By
 // user: a Query of username-index. Either way List reads on across
 // DynamoDB pages until it has opts.Limit items and has seen that at least
 // one more exists, or the table ends; so a page is short only when it is the
@@ -59,6 +72,10 @@ type cursor struct {
 // evaluate about what is still needed (see the sizing below), and when a
 // page ends inside a DynamoDB response the cursor is built from the last
 // returned item's key, so nothing is skipped or returned twice.
+//
+// Issuing or reading a cursor needs the cursor key: the first such List of
+// a Store loads it (one more GetItem, see cursorkey.go). A failure there is
+// an infrastructure error, not store.ErrBadCursor.
 func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, error) {
 	if opts.Limit < 1 || opts.Limit > maxLimit {
 		return store.Page{}, fmt.Errorf("dynamostore: list: limit %d outside 1..%d", opts.Limit, maxLimit)
@@ -70,8 +87,8 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 	var c cursor
 	if opts.Cursor != "" {
 		var err error
-		if c, err = decodeCursor(opts.Cursor, mode, opts.Username); err != nil {
-			return store.Page{}, fmt.Errorf("dynamostore: list: %w: %v", store.ErrBadCursor, err)
+		if c, err = s.openCursor(ctx, opts.Cursor, mode, opts.Username); err != nil {
+			return store.Page{}, fmt.Errorf("dynamostore: list: %w", err)
 		}
 	}
 
@@ -88,7 +105,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 	var scanned, returned int64 // so far in this call, to size the next request
 	for {
 		// Items still wanted: the rest of the page, one look-ahead item
-		// and whatever the cursor says to skip. Guard items are evaluated
+		// and whatever the cursor says to skip. Reserved items are evaluated
 		// (and paid for) but filtered out, so ask for more in proportion
 		// to what earlier responses filtered; reading a little too far
 		// costs less than another round trip, and the cursor stays exact
@@ -117,7 +134,11 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 			}
 			if len(out) == opts.Limit {
 				// tok proves there is more; resume before it.
-				return store.Page{Tokens: out, Cursor: pos.encode(mode, opts.Username)}, nil
+				cur, err := s.sealCursor(ctx, pos, mode, opts.Username)
+				if err != nil {
+					return store.Page{}, fmt.Errorf("dynamostore: list: %w", err)
+				}
+				return store.Page{Tokens: out, Cursor: cur}, nil
 			}
 			out = append(out, tok)
 			pos.advance(tok, mode)
@@ -125,9 +146,9 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 		if len(lek) == 0 {
 			return store.Page{Tokens: out}, nil
 		}
-		// The last evaluated item was filtered out, so it is a guard item:
-		// a safe place to resume from.
-		if k, ok := lek[schema.AttrToken].(*types.AttributeValueMemberS); ok && mode == modeAll && schema.IsGuardKey(k.Value) {
+		// The last evaluated item was filtered out, so it is a reserved
+		// item: a safe place to resume from.
+		if k, ok := lek[schema.AttrToken].(*types.AttributeValueMemberS); ok && mode == modeAll && schema.IsReservedKey(k.Value) {
 			pos = position{key: map[string]string{schema.AttrToken: k.Value}}
 		}
 		esk = lek
@@ -138,14 +159,15 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 // returns the items, LastEvaluatedKey and how many items were evaluated.
 func (s *Store) listRequest(ctx context.Context, username string, esk map[string]types.AttributeValue, limit int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, int32, error) {
 	if username == "" {
+		notReserved, values := notReservedFilter()
 		out, err := s.api.Scan(ctx, &dynamodb.ScanInput{
 			TableName:                 aws.String(s.table),
 			ConsistentRead:            aws.Bool(true),
 			Limit:                     aws.Int32(limit),
 			ExclusiveStartKey:         esk,
-			FilterExpression:          aws.String("NOT begins_with(" + phToken + ", :guard)"),
+			FilterExpression:          aws.String(notReserved),
 			ExpressionAttributeNames:  map[string]string{phToken: schema.AttrToken},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":guard": attrS(schema.GuardKey(""))},
+			ExpressionAttributeValues: values,
 		})
 		if err != nil {
 			return nil, nil, 0, err
@@ -188,26 +210,55 @@ func (p *position) advance(tok store.Token, mode string) {
 	p.since = 0
 }
 
-func (p position) encode(mode, username string) string {
+// encode is the cursor JSON (the plaintext that sealCursor seals).
+func (p position) encode(mode, username string) []byte {
 	b, err := json.Marshal(cursor{Mode: mode, User: username, Key: maps.Clone(p.key), Skip: p.since})
 	if err != nil { // a struct of strings and an int always marshals
 		panic(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
+}
+
+// sealCursor is the cursor a client gets for position p of the listing.
+func (s *Store) sealCursor(ctx context.Context, p position, mode, username string) (string, error) {
+	sealer, err := s.cursorSealer(ctx)
+	if err != nil {
+		return "", err
+	}
+	return sealer.Seal(p.encode(mode, username), cursorseal.Listing(mode, username)), nil
+}
+
+// openCursor opens a client's cursor for the listing of mode and username.
+// Anything that is not a cursor this table's key sealed for this listing is
+// store.ErrBadCursor; a failure to load the key is an error that is not.
+// What can be refused without the key is refused before loading it.
+func (s *Store) openCursor(ctx context.Context, str, mode, username string) (cursor, error) {
+	sealed, err := cursorseal.Parse(str, maxCursorLen)
+	if err != nil {
+		return cursor{}, fmt.Errorf("%w: %v", store.ErrBadCursor, err)
+	}
+	sealer, err := s.cursorSealer(ctx)
+	if err != nil {
+		return cursor{}, err
+	}
+	raw, err := sealer.Open(sealed, cursorseal.Listing(mode, username))
+	if err != nil {
+		return cursor{}, fmt.Errorf("%w: %v", store.ErrBadCursor, err)
+	}
+	c, err := decodeCursor(raw, mode, username)
+	if err != nil {
+		return cursor{}, fmt.Errorf("%w: %v", store.ErrBadCursor, err)
+	}
+	return c, nil
 }
 
 // decodeCursor accepts only what List issues for this listing: the same
 // mode and user, exactly the key attributes DynamoDB expects there (Scan:
 // token; username-index: token and username, the username being the one
-// listed), non-empty values, and a position that is not the start.
-func decodeCursor(s, mode, username string) (cursor, error) {
-	if len(s) > maxCursorLen {
-		return cursor{}, errors.New("too long")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, errors.New("not base64url")
-	}
+// listed), non-empty values, and a position that is not the start. Sealing
+// already refuses anything List did not write; these checks keep a
+// position that DynamoDB would refuse from ever reaching it.
+func decodeCursor(raw []byte, mode, username string) (cursor, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var c cursor

@@ -7,7 +7,6 @@ package memstore
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,17 +19,22 @@ import (
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
-const maxLimit = 1000 // store.ListOptions: Limit is 1..1000
+const (
+	maxLimit     = 1000 // store.ListOptions: Limit is 1..1000
+	maxCursorLen = 4096 // far above what List issues
+)
 
 // Store is a mutex-protected map of tokens. The zero value is not usable;
 // call New.
 type Store struct {
 	mu     sync.Mutex
-	items  map[string]entry  // by partition key (Hash)
-	byUUID map[string]string // tokenUUID -> Hash
-	slots  map[string]string // username -> tokenUUID of their non-system token
+	items  map[string]entry   // by partition key (Hash)
+	byUUID map[string]string  // tokenUUID -> Hash
+	slots  map[string]string  // username -> tokenUUID of their non-system token
+	seal   *cursorseal.Sealer // this Store's own cursor key (random, like its contents)
 }
 
 // entry is a stored token with its listing order key.
@@ -47,7 +51,11 @@ var _ store.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{items: map[string]entry{}, byUUID: map[string]string{}, slots: map[string]string{}}
+	seal, err := cursorseal.New(cursorseal.NewKey())
+	if err != nil { // a key of KeySize bytes always makes a Sealer
+		panic(err)
+	}
+	return &Store{items: map[string]entry{}, byUUID: map[string]string{}, slots: map[string]string{}, seal: seal}
 }
 
 // Create implements store.Store. Checks go in the DynamoDB store's order:
@@ -59,8 +67,8 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 	switch {
 	case t.Legacy:
 		return errors.New("memstore: create: legacy items cannot be created")
-	case t.Hash == "" || schema.IsGuardKey(t.Hash):
-		return errors.New("memstore: create: token hash is empty or a guard key")
+	case t.Hash == "" || schema.IsReservedKey(t.Hash):
+		return errors.New("memstore: create: token hash is empty or a reserved key")
 	case t.UUID == "":
 		return errors.New("memstore: create: token UUID is empty")
 	case t.Username == "":
@@ -166,8 +174,8 @@ func (s *Store) PutLegacy(ctx context.Context, value string, expiration int64) e
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: put legacy: %w", err)
 	}
-	if value == "" || schema.IsGuardKey(value) {
-		return errors.New("memstore: put legacy: value is empty or a guard key")
+	if value == "" || schema.IsReservedKey(value) {
+		return errors.New("memstore: put legacy: value is empty or a reserved key")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,8 +189,10 @@ func (s *Store) PutLegacy(ctx context.Context, value string, expiration int64) e
 	return nil
 }
 
-// cursor is base64url (no padding) of this JSON: the listing it belongs to
-// and the order key of the last item returned.
+// cursor is this JSON, sealed (cursorseal, with the Store's own random key,
+// for the listing of mode and user): the listing it belongs to and the order
+// key of the last item returned. Sealed, it names no item, and one that was
+// changed or issued for another listing or another Store does not open.
 type cursor struct {
 	Mode  string `json:"m"`
 	User  string `json:"u,omitempty"`
@@ -205,7 +215,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 	}
 	after := ""
 	if opts.Cursor != "" {
-		c, err := decodeCursor(opts.Cursor)
+		c, err := s.decodeCursor(opts.Cursor, mode, opts.Username)
 		if err != nil || c.Mode != mode || c.User != opts.Username {
 			return store.Page{}, fmt.Errorf("memstore: list: %w", store.ErrBadCursor)
 		}
@@ -226,7 +236,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 	for i, e := range match {
 		if i == opts.Limit {
 			b, _ := json.Marshal(cursor{Mode: mode, User: opts.Username, After: match[i-1].order})
-			page.Cursor = base64.RawURLEncoding.EncodeToString(b)
+			page.Cursor = s.seal.Seal(b, cursorseal.Listing(mode, opts.Username))
 			break
 		}
 		page.Tokens = append(page.Tokens, clone(e.tok))
@@ -234,8 +244,12 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 	return page, nil
 }
 
-func decodeCursor(s string) (cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+func (s *Store) decodeCursor(str, mode, username string) (cursor, error) {
+	sealed, err := cursorseal.Parse(str, maxCursorLen)
+	if err != nil {
+		return cursor{}, err
+	}
+	raw, err := s.seal.Open(sealed, cursorseal.Listing(mode, username))
 	if err != nil {
 		return cursor{}, err
 	}

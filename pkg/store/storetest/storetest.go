@@ -88,6 +88,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"ListManyLegacy", testListManyLegacy},
 			{"ListByUser", testListByUser},
 			{"ListBadCursor", testListBadCursor},
+			{"CursorRevealsNothing", testCursorRevealsNothing},
+			{"CursorTampered", testCursorTampered},
+			{"ReservedItemsHidden", testReservedItemsHidden},
 			{"ListLimitOutOfRange", testListLimit},
 			{"GetByUUIDAmongMany", func(t *testing.T, s store.Store) { testGetByUUIDAmongMany(t, s, 200) }},
 			{"ReturnedTokensAreCopies", testCopies},
@@ -392,6 +395,8 @@ func testInvalidToken(t *testing.T, s store.Store) {
 	}{
 		{"empty hash", with(func(x *store.Token) { x.Hash = "" })},
 		{"guard key as hash", with(func(x *store.Token) { x.Hash = schema.GuardKey("mallory") })},
+		{"cursor key item as hash", with(func(x *store.Token) { x.Hash = schema.CursorKeyItem })},
+		{"other reserved key as hash", with(func(x *store.Token) { x.Hash = "CONFIG#other" })},
 		{"empty UUID", with(func(x *store.Token) { x.UUID = "" })},
 		{"empty username", with(func(x *store.Token) { x.Username = "" })},
 		{"legacy", with(func(x *store.Token) { x.Legacy = true })},
@@ -656,6 +661,17 @@ func testListBadCursor(t *testing.T, s store.Store) {
 		{"user cursor for another user", store.ListOptions{Username: "user1", Limit: 5, Cursor: userCursor}},
 		{"all-tokens cursor for one user", store.ListOptions{Username: "user0", Limit: 5, Cursor: allCursor}},
 		{"huge", store.ListOptions{Limit: 5, Cursor: strings.Repeat("A", 100_000)}},
+		{"long valid base64url", store.ListOptions{Limit: 5, Cursor: strings.Repeat("A", 10_000)}},
+		{"blank", store.ListOptions{Limit: 5, Cursor: " "}},
+		{"padding only", store.ListOptions{Limit: 5, Cursor: "=="}},
+		{"one byte", store.ListOptions{Limit: 5, Cursor: b64("\x01")}},
+		{"zero bytes of a plausible size", store.ListOptions{Limit: 5, Cursor: b64(strings.Repeat("\x00", 64))}},
+		{"random bytes", store.ListOptions{Limit: 5, Cursor: b64(randHex(t, 40))}},
+		{"padded", store.ListOptions{Limit: 5, Cursor: allCursor + "=="}},
+		{"one character more", store.ListOptions{Limit: 5, Cursor: allCursor + "A"}},
+		{"one character less", store.ListOptions{Limit: 5, Cursor: allCursor[:len(allCursor)-1]}},
+		{"user cursor for a user with a longer name", store.ListOptions{Username: "user00", Limit: 5, Cursor: userCursor}},
+		{"user cursor for a user with a shorter name", store.ListOptions{Username: "user", Limit: 5, Cursor: userCursor}},
 	} {
 		if page, err := s.List(ctx, tc.opts); !errors.Is(err, store.ErrBadCursor) {
 			t.Errorf("%s: List = %+v, %v; want ErrBadCursor", tc.name, page, err)
@@ -667,6 +683,186 @@ func testListBadCursor(t *testing.T, s store.Store) {
 	}
 	if _, err := s.List(ctx, store.ListOptions{Username: "user0", Limit: 5, Cursor: userCursor}); err != nil {
 		t.Errorf("List with its own user cursor: %v", err)
+	}
+}
+
+// listCursors returns every cursor of a full listing.
+func listCursors(ctx context.Context, t *testing.T, s store.Store, opts store.ListOptions) []string {
+	t.Helper()
+	var out []string
+	for {
+		page, err := s.List(ctx, opts)
+		if err != nil {
+			t.Fatalf("List(%+v): %v", opts, err)
+		}
+		if page.Cursor == "" {
+			return out
+		}
+		if len(out) > 1000 {
+			t.Fatal("listing does not end")
+		}
+		out = append(out, page.Cursor)
+		opts.Cursor = page.Cursor
+	}
+}
+
+// testCursorRevealsNothing: cursors go to API clients, so they must not
+// carry what the table holds: no token hash (as text or as bytes), no guard
+// key, no username other than the one listed, nor "USER#", in the cursor
+// text or in any base64 decoding of it.
+func testCursorRevealsNothing(t *testing.T, s store.Store) {
+	ctx := testContext(t, time.Minute)
+	toks, legacy := listFixture(ctx, t, s)
+	users := map[string]bool{}
+	for _, tok := range toks {
+		users[tok.Username] = true
+	}
+	forbidden := func(listed string) []string {
+		out := []string{"USER#"}
+		for _, tok := range toks {
+			raw, err := hex.DecodeString(tok.Hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, tok.Hash, strings.ToUpper(tok.Hash), string(raw))
+		}
+		for u := range users {
+			out = append(out, schema.GuardKey(u))
+			if u != listed {
+				out = append(out, u)
+			}
+		}
+		return append(out, keys(legacy)...)
+	}
+	check := func(listed string, cursors []string) {
+		t.Helper()
+		if len(cursors) == 0 {
+			t.Fatalf("listing of %q gave no cursor", listed)
+		}
+		bad, n := forbidden(listed), 0
+		for _, c := range cursors {
+			if v, ok := leaks(c, bad); ok {
+				if n++; n <= 3 {
+					t.Errorf("cursor %q of the listing of %q reveals %q", c, listed, v)
+				}
+			}
+		}
+		if n > 3 {
+			t.Errorf("%d of %d cursors of the listing of %q reveal table contents", n, len(cursors), listed)
+		}
+	}
+	for _, limit := range []int{1, 2, 3} {
+		check("", listCursors(ctx, t, s, store.ListOptions{Limit: limit}))
+	}
+	check("user0", listCursors(ctx, t, s, store.ListOptions{Username: "user0", Limit: 1}))
+}
+
+// testCursorTampered: a cursor with any one character or decoded byte
+// changed is ErrBadCursor (not another page, not an infrastructure error),
+// and the genuine cursor still works afterwards.
+func testCursorTampered(t *testing.T, s store.Store) {
+	ctx := testContext(t, 2*time.Minute)
+	listFixture(ctx, t, s)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for _, opts := range []store.ListOptions{{Limit: 2}, {Username: "user0", Limit: 1}} {
+		page, err := s.List(ctx, opts)
+		if err != nil || page.Cursor == "" {
+			t.Fatalf("List(%+v) = %+v, %v; want a cursor", opts, page, err)
+		}
+		genuine := page.Cursor
+		var variants []string
+		// Every position of the text (a sample of 512 for longer cursors):
+		// the next character of the alphabet and one half the alphabet away.
+		for _, i := range positions(len(genuine), 512) {
+			j := strings.IndexByte(alphabet, genuine[i])
+			for _, d := range []int{1, 32} {
+				c := byte('.')
+				if j >= 0 {
+					c = alphabet[(j+d)%len(alphabet)]
+				}
+				variants = append(variants, genuine[:i]+string(c)+genuine[i+1:])
+			}
+		}
+		// Every decoded byte, low bit and all bits flipped.
+		if raw, err := base64.RawURLEncoding.DecodeString(genuine); err == nil {
+			for _, i := range positions(len(raw), 512) {
+				for _, x := range []byte{0x01, 0xff} {
+					b := append([]byte(nil), raw...)
+					b[i] ^= x
+					variants = append(variants, base64.RawURLEncoding.EncodeToString(b))
+				}
+			}
+		}
+		failures := 0
+		for _, v := range variants {
+			if v == genuine {
+				continue
+			}
+			o := opts
+			o.Cursor = v
+			if page, err := s.List(ctx, o); !errors.Is(err, store.ErrBadCursor) {
+				failures++
+				if failures <= 5 {
+					t.Errorf("listing %q: tampered cursor %q: List = %d tokens, %v; want ErrBadCursor", opts.Username, v, len(page.Tokens), err)
+				}
+			}
+		}
+		if failures > 5 {
+			t.Errorf("listing %q: %d of %d tampered cursors were not ErrBadCursor", opts.Username, failures, len(variants))
+		}
+		o := opts
+		o.Cursor = genuine
+		if _, err := s.List(ctx, o); err != nil {
+			t.Errorf("listing %q: the genuine cursor after the tampered ones: %v", opts.Username, err)
+		}
+	}
+}
+
+// positions is 0..n-1, or max of them spread evenly when n is larger.
+func positions(n, max int) []int {
+	out := make([]int, 0, min(n, max))
+	for k := range min(n, max) {
+		out = append(out, k*n/min(n, max))
+	}
+	return out
+}
+
+// testReservedItemsHidden: a store may keep items of its own in the table
+// under reserved keys (the DynamoDB store keeps the cursor-sealing key at
+// schema.CursorKeyItem, created when the first cursor is issued or read).
+// Such an item is never a token: not found by hash, not a legacy item, not
+// deletable, never listed, and refused as a legacy value.
+func testReservedItemsHidden(t *testing.T, s store.Store) {
+	ctx := testContext(t, time.Minute)
+	toks, legacy := listFixture(ctx, t, s)
+	first, err := s.List(ctx, store.ListOptions{Limit: 1})
+	if err != nil || first.Cursor == "" {
+		t.Fatalf("List(Limit: 1) = %+v, %v; want a cursor", first, err)
+	}
+	key := schema.CursorKeyItem
+	if got, err := s.GetByHash(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetByHash(%s) = %+v, %v; want ErrNotFound", key, got, err)
+	}
+	if got, err := s.GetLegacy(ctx, secret.LegacyID(key)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetLegacy(id of %s) = %+v, %v; want ErrNotFound (no legacy item)", key, got, err)
+	}
+	for _, tok := range []store.Token{{Hash: key, Legacy: true}, {Hash: key, Groups: []string{}, Legacy: true}, {Hash: key, UUID: uuid.NewString()}} {
+		if err := s.Delete(ctx, tok); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Delete(%+v): %v, want ErrNotFound", tok, err)
+		}
+	}
+	if err := legacyInserter(t, s).PutLegacy(ctx, key, 0); err == nil {
+		t.Errorf("PutLegacy(%s) succeeded; a reserved key is no legacy value", key)
+	}
+	// The refused deletes left the store's own item alone: the cursor
+	// issued before them still works.
+	if _, err := s.List(ctx, store.ListOptions{Limit: 1, Cursor: first.Cursor}); err != nil {
+		t.Errorf("List with a cursor issued before the deletes: %v", err)
+	}
+	want := wantByKey(toks, legacy)
+	for _, limit := range []int{1, 2, 5, 1000} {
+		got, _ := listAll(ctx, t, s, store.ListOptions{Limit: limit}, keys(legacy))
+		checkListing(t, got, want)
 	}
 }
 
@@ -914,15 +1110,15 @@ func wantByKey(toks []store.Token, legacy map[string]int64) map[string]store.Tok
 }
 
 // checkListing: every expected item exactly once, nothing else (no guard
-// items), each equal to what was written.
+// or other reserved items), each equal to what was written.
 func checkListing(t testing.TB, got []store.Token, want map[string]store.Token) {
 	t.Helper()
 	seen := map[string]int{}
 	bad := 0
 	for _, tok := range got {
 		seen[tok.Hash]++
-		if schema.IsGuardKey(tok.Hash) {
-			t.Errorf("listing holds a guard item %q", tok.Hash)
+		if schema.IsReservedKey(tok.Hash) {
+			t.Errorf("listing holds a reserved item %q", tok.Hash)
 			continue
 		}
 		w, ok := want[tok.Hash]
