@@ -38,7 +38,7 @@ func (s *Store) PutBatch(ctx context.Context, toks []store.Token) error {
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: guardItem(t.Username, t.UUID, t.Hash)}})
 		}
 	}
-	bw, ok := s.api.(batchWriter)
+	bw, ok := s.raw.(batchWriter)
 	if !ok {
 		// A wrapped client without BatchWriteItem: one PutItem each.
 		for _, r := range reqs {

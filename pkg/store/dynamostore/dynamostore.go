@@ -66,7 +66,8 @@ type API interface {
 // Store is a store.Store on one DynamoDB table. It is safe for concurrent
 // use; its only mutable state is the cursor key, loaded once (cursorkey.go).
 type Store struct {
-	api   API
+	api   API // bounded: every request has a deadline
+	raw   API // as given, for the test-only batch writer
 	table string
 
 	keyMu  sync.Mutex
@@ -76,7 +77,15 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // New returns a Store for the table tableName (see schema.TableName).
-func New(api API, tableName string) *Store { return &Store{api: api, table: tableName} }
+// Every request it makes through api is bounded by RequestTimeout.
+func New(api API, tableName string) *Store {
+	return NewWithTimeout(api, tableName, RequestTimeout)
+}
+
+// NewWithTimeout is New with another bound per request (tests).
+func NewWithTimeout(api API, tableName string, d time.Duration) *Store {
+	return &Store{api: bounded{API: api, d: d}, raw: api, table: tableName}
+}
 
 // Expression placeholders. "token" and "name" are DynamoDB reserved words,
 // so every attribute is referenced through a name placeholder.
