@@ -101,6 +101,7 @@ func (v *Verifier) loadKeys(ctx context.Context) (*keySet, error) {
 	if ks := v.keys.Load(); ks != nil {
 		return ks, nil
 	}
+	arrived := time.Now()
 	select {
 	case v.initLock <- struct{}{}:
 	case <-ctx.Done():
@@ -110,7 +111,10 @@ func (v *Verifier) loadKeys(ctx context.Context) (*keySet, error) {
 	if ks := v.keys.Load(); ks != nil {
 		return ks, nil
 	}
-	if v.lastErr != nil && time.Since(v.lastFail) < v.cfg.RetryInterval {
+	// An attempt that failed while this caller waited for its turn is its
+	// answer too: otherwise callers queued behind a hanging issuer would
+	// each wait for an attempt of their own, one after the other.
+	if v.lastErr != nil && (time.Since(v.lastFail) < v.cfg.RetryInterval || v.lastFail.After(arrived)) {
 		return nil, v.lastErr
 	}
 	ks, err := v.discover(ctx)
