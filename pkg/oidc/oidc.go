@@ -78,8 +78,10 @@ type Config struct {
 	// in any case.
 	HTTPClient *http.Client
 	// HTTPTimeout bounds each request to the issuer (DefaultHTTPTimeout).
-	// It is also the longest a request for an unknown kid waits for the
-	// refresh rate limiter before being refused.
+	// An unknown-kid refresh always gets the whole of it, however little
+	// time the request that started it has left; that request, and any
+	// other waiting for the same refresh, waits at most until its own
+	// context ends.
 	HTTPTimeout time.Duration
 	// Leeway is the allowed clock skew for exp, nbf and iat (DefaultLeeway
 	// when zero; at most MaxLeeway, since a long leeway extends the life of
@@ -87,10 +89,16 @@ type Config struct {
 	Leeway time.Duration
 	// RefreshUnknownKIDInterval is the least time between two JWKS
 	// refreshes triggered by tokens with an unknown kid
-	// (DefaultRefreshUnknownKIDInterval). It is the worst-case delay before
-	// a key the issuer rotated in is accepted, if someone has just spent
-	// the refresh on a made-up kid, and caps the load made-up kids put on
-	// the issuer at one request per interval per process.
+	// (DefaultRefreshUnknownKIDInterval). A token with an unknown kid
+	// starts a refresh if one is allowed, waits for the refresh already
+	// running if there is one, and is otherwise refused at once (or
+	// Unavailable, if the last refresh failed); it never queues for a
+	// later turn. So the interval (plus one JWKS fetch) is the worst-case
+	// delay before a key the issuer rotated in is accepted, even under a
+	// flood of made-up kids, and the load they put on the issuer is at
+	// most one request per interval per process. A kid a refresh has
+	// just proved absent is refused without spending the next refresh,
+	// until some refresh succeeds again (or ten intervals pass).
 	RefreshUnknownKIDInterval time.Duration
 	// RefreshInterval is how old the cached JWKS may grow before a request
 	// triggers a background refresh (DefaultRefreshInterval); the refresh
