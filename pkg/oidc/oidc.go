@@ -73,6 +73,13 @@ type Config struct {
 	// keys containing dots work); failing that, a dotted name is a path
 	// into nested objects ("realm_access.roles"). Empty means no groups.
 	GroupsClaim string
+	// UsernameClaim is JWT_USERNAME_PROPERTY, the claim that names the
+	// user. When set, the username is that claim and nothing else (looked
+	// up like GroupsClaim: literal key first, then a dotted path), and a
+	// token whose claim is missing, not a string, or blank is refused
+	// (jwt_no_username). When empty, the first non-blank string among
+	// cognito:username, username, preferred_username and sub is used.
+	UsernameClaim string
 	// HTTPClient fetches the discovery document and the JWKS. The default
 	// has a Timeout of HTTPTimeout; every request is bounded by HTTPTimeout
 	// in any case.
@@ -120,8 +127,9 @@ type Config struct {
 
 // Identity is who a verified token says the caller is.
 type Identity struct {
-	// Username is the first non-blank string among the claims
-	// cognito:username, username, preferred_username and sub.
+	// Username is the UsernameClaim value or, when that is not set, the
+	// first non-blank string among the claims cognito:username, username,
+	// preferred_username and sub.
 	Username string
 	// Groups is the GroupsClaim value: a JSON array of strings, or a single
 	// string taken as one group. A missing claim, or one of another type
@@ -270,7 +278,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 		return Identity{}, classify(err, claims)
 	}
 	id := Identity{
-		Username: usernameOf(claims),
+		Username: usernameOf(claims, v.cfg.UsernameClaim),
 		Groups:   groupsOf(claims, v.cfg.GroupsClaim),
 	}
 	if id.Username == "" {
@@ -346,7 +354,14 @@ func classifyClaims(err error, claims jwt.MapClaims) *apierr.Error {
 // JWT becomes a principal (DESIGN.md, auth decision core).
 var usernameClaims = []string{"cognito:username", "username", "preferred_username", "sub"}
 
-func usernameOf(claims map[string]any) string {
+func usernameOf(claims map[string]any, name string) string {
+	if name != "" {
+		v, _ := claimAt(claims, name)
+		if s, ok := v.(string); ok && strings.TrimSpace(s) != "" {
+			return s
+		}
+		return ""
+	}
 	for _, c := range usernameClaims {
 		if s, ok := claims[c].(string); ok && strings.TrimSpace(s) != "" {
 			return s
