@@ -20,7 +20,9 @@
 //     token has exactly one spelling and cannot be varied to dodge caches.
 //   - A token whose kid is unknown triggers a JWKS refresh, at most once per
 //     RefreshUnknownKIDInterval, so a rotated-in key is picked up without a
-//     restart while a flood of made-up kids cannot hammer the issuer.
+//     restart while a flood of made-up kids cannot hammer the issuer. The
+//     limiter never queues: made-up kids cannot reserve the refreshes
+//     ahead of a real one, and a refresh always has its full HTTPTimeout.
 //   - Keys already cached keep working while the issuer is unreachable.
 //
 // Every refusal is an *apierr.Error of kind Unauthenticated with a Code

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,25 +27,58 @@ const maxDiscoveryBytes = 1 << 20
 // keySet is what discovery produces: the JWKS URL and the keys behind it.
 type keySet struct {
 	jwksURI string
-	// kf looks keys up by kid and, for an unknown kid, refreshes cached
-	// through jwkset's HTTP client, rate-limited.
+	// kf looks keys up by kid in cached; it never fetches.
 	kf keyfunc.Keyfunc
-	// cached is the JWKS storage itself, whose KeyRead never fetches: it
-	// tells "unknown kid" apart from other key-lookup failures, and the
-	// periodic refresh replaces its contents.
+	// cached is the JWKS storage. Refreshes (for an unknown kid, and the
+	// periodic one) replace its contents.
 	cached jwkset.Storage
+	// unknownKID allows one refresh for an unknown kid per
+	// RefreshUnknownKIDInterval. It is only ever asked with Allow: a
+	// lookup never reserves a later turn and waits for it.
+	unknownKID *rate.Limiter
+
+	mu sync.Mutex
+	// inflight is the unknown-kid refresh running now, if any; lookups
+	// for unknown kids meanwhile wait for it rather than start another.
+	inflight *refreshCall
+	// lastFailed records that the last refresh failed: until one
+	// succeeds, an unknown kid may be a key the issuer rotated in, so it
+	// is Unavailable rather than refused.
+	lastFailed bool
+	// absent holds kids a successful refresh proved unknown. They are
+	// refused at once, without spending the refresh budget or waiting for
+	// a refresh in flight, until the next successful refresh (for another
+	// kid, or the periodic one) or their expiry (absentFor), whichever
+	// comes first: a client replaying one bad token then cannot keep
+	// spending the one refresh per interval that a rotated-in key needs.
+	absent map[string]time.Time
+	// gen counts successful refreshes, so that a kid is remembered as
+	// absent only if no refresh has happened since the one that missed it.
+	gen uint64
+
 	// nextRefresh (Unix nanoseconds, real clock) is when the next periodic
 	// refresh is due; refreshing is set while one runs.
 	nextRefresh atomic.Int64
 	refreshing  atomic.Bool
 }
 
-// refreshProbe records, for one Verify call, whether a JWKS refresh that
-// call triggered failed. jwkset reports refresh failures only to a
-// handler, which receives the request's context; the probe rides in it.
-type refreshProbe struct{ failed atomic.Bool }
+// refreshCall is one unknown-kid refresh; err and gen are set before done
+// closes.
+type refreshCall struct {
+	done chan struct{}
+	err  error
+	gen  uint64
+}
 
-type probeKey struct{}
+// maxAbsent bounds the negative memory; beyond it, kids are simply not
+// remembered (they are still refused, by the limiter). absentFor, in
+// RefreshUnknownKIDIntervals, bounds how long a kid stays remembered if
+// no refresh happens meanwhile: the worst case for a kid that was proved
+// absent before its issuer published it.
+const (
+	maxAbsent = 1024
+	absentFor = 10
+)
 
 // keyfunc returns the jwt.Keyfunc for one Verify call. It runs only after
 // the token parsed and its algorithm passed the allow-list, so malformed
@@ -56,23 +90,127 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 			return nil, err
 		}
 		v.maybeRefresh(ks)
-		probe := &refreshProbe{}
-		key, err := ks.kf.KeyfuncCtx(context.WithValue(ctx, probeKey{}, probe))(t)
-		if err != nil {
-			if kid, ok := t.Header["kid"].(string); ok {
-				if _, rerr := ks.cached.KeyRead(ctx, kid); errors.Is(rerr, jwkset.ErrKeyNotFound) {
-					if probe.failed.Load() {
-						// The kid may be a key the issuer rotated in; we
-						// cannot tell while it is unreachable.
-						return nil, unavailable(err)
-					}
-					return nil, refuse(CodeUnknownKID, "token is signed with an unknown key", err)
-				}
+		lookup := ks.kf.KeyfuncCtx(ctx)
+		key, err := lookup(t)
+		kid, hasKID := t.Header["kid"].(string)
+		if err != nil && hasKID && errors.Is(err, jwkset.ErrKeyNotFound) {
+			gen, rerr := v.refreshForKID(ctx, ks, kid)
+			if rerr != nil {
+				return nil, rerr
 			}
+			if key, err = lookup(t); err != nil && errors.Is(err, jwkset.ErrKeyNotFound) {
+				ks.rememberAbsent(kid, gen, time.Now().Add(absentFor*v.cfg.RefreshUnknownKIDInterval))
+				return nil, refuse(CodeUnknownKID, "token is signed with an unknown key", err)
+			}
+		}
+		if err != nil {
 			return nil, refuse(CodeBadSignature, "token does not match the issuer's key", err)
 		}
 		return publicOnly(key)
 	}
+}
+
+// refreshForKID is called for a kid that is not cached. It returns the
+// refresh's generation once one has succeeded (the caller looks the kid
+// up again), or
+// the answer for the token: refused at once if the kid was just proved
+// absent or no refresh is allowed now, Unavailable if the refresh failed.
+// A refresh in flight is waited for, within ctx; a new one is started
+// only if the limiter allows it, and runs with its own HTTPTimeout,
+// whatever is left of ctx, so that callers with little time left (or a
+// flood of them) cannot make it fail.
+func (v *Verifier) refreshForKID(ctx context.Context, ks *keySet, kid string) (uint64, error) {
+	unknown := func() error { return refuse(CodeUnknownKID, "token is signed with an unknown key", nil) }
+	ks.mu.Lock()
+	if until, ok := ks.absent[kid]; ok && time.Now().Before(until) {
+		ks.mu.Unlock()
+		return 0, unknown()
+	}
+	call := ks.inflight
+	if call == nil {
+		if !ks.unknownKID.Allow() {
+			failed := ks.lastFailed
+			ks.mu.Unlock()
+			if failed {
+				return 0, unavailable(errors.New("the last JWKS refresh failed"))
+			}
+			return 0, unknown()
+		}
+		call = &refreshCall{done: make(chan struct{})}
+		ks.inflight = call
+		// Detached from the caller's cancellation (its values, such as
+		// trace ids for logs, are kept) and bounded by HTTPTimeout.
+		go v.runRefresh(context.WithoutCancel(ctx), ks, call)
+	}
+	ks.mu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return 0, unavailable(ctx.Err())
+	}
+	if call.err != nil {
+		// The kid may be a key the issuer rotated in; we cannot tell while
+		// it is unreachable.
+		return 0, unavailable(call.err)
+	}
+	return call.gen, nil
+}
+
+// runRefresh performs the unknown-kid refresh call and wakes its waiters.
+func (v *Verifier) runRefresh(ctx context.Context, ks *keySet, call *refreshCall) {
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.HTTPTimeout)
+	defer cancel()
+	err := v.refreshKeys(ctx, ks)
+	if err != nil {
+		v.log.WarnContext(ctx, "JWKS refresh for an unknown kid failed; keeping cached keys", "jwksUri", ks.jwksURI, "error", err.Error())
+	}
+	ks.mu.Lock()
+	ks.inflight = nil
+	call.err, call.gen = err, ks.gen
+	ks.mu.Unlock()
+	close(call.done)
+}
+
+// refreshKeys replaces the cached keys with the issuer's current JWKS,
+// and records the outcome for unknown-kid lookups.
+func (v *Verifier) refreshKeys(ctx context.Context, ks *keySet) error {
+	fresh, err := v.fetchJWKS(ctx, ks.jwksURI)
+	if err == nil {
+		var all []jwkset.JWK
+		if all, err = fresh.KeyReadAll(ctx); err == nil {
+			err = ks.cached.KeyReplaceAll(ctx, all)
+		}
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.lastFailed = err != nil
+	if err == nil {
+		ks.gen++
+		clear(ks.absent) // what was absent may have been published since
+	}
+	return err
+}
+
+// rememberAbsent records that the successful refresh gen did not bring
+// kid, unless another refresh has happened since.
+func (ks *keySet) rememberAbsent(kid string, gen uint64, until time.Time) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if gen != ks.gen {
+		return
+	}
+	if len(ks.absent) >= maxAbsent {
+		now := time.Now()
+		for k, u := range ks.absent {
+			if !now.Before(u) {
+				delete(ks.absent, k)
+			}
+		}
+		if len(ks.absent) >= maxAbsent {
+			return
+		}
+	}
+	ks.absent[kid] = until
 }
 
 // publicOnly passes asymmetric public keys only. The algorithm allow-list
@@ -101,6 +239,7 @@ func (v *Verifier) loadKeys(ctx context.Context) (*keySet, error) {
 	if ks := v.keys.Load(); ks != nil {
 		return ks, nil
 	}
+	arrived := time.Now()
 	select {
 	case v.initLock <- struct{}{}:
 	case <-ctx.Done():
@@ -110,7 +249,10 @@ func (v *Verifier) loadKeys(ctx context.Context) (*keySet, error) {
 	if ks := v.keys.Load(); ks != nil {
 		return ks, nil
 	}
-	if v.lastErr != nil && time.Since(v.lastFail) < v.cfg.RetryInterval {
+	// An attempt that failed while this caller waited for its turn is its
+	// answer too: otherwise callers queued behind a hanging issuer would
+	// each wait for an attempt of their own, one after the other.
+	if v.lastErr != nil && (time.Since(v.lastFail) < v.cfg.RetryInterval || v.lastFail.After(arrived)) {
 		return nil, v.lastErr
 	}
 	ks, err := v.discover(ctx)
@@ -143,20 +285,8 @@ func (v *Verifier) discover(ctx context.Context) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
-		HTTPURLs: map[string]jwkset.Storage{jwksURI: cached},
-		// At most one refresh per interval (burst 1). A lookup that would
-		// have to wait longer than RateLimitWaitMax for its turn is refused
-		// at once; RateLimitWaitMax also bounds the refresh itself, since
-		// jwkset uses one context for both.
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(v.cfg.RefreshUnknownKIDInterval), 1),
-		RateLimitWaitMax:  v.cfg.HTTPTimeout,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("JWKS client: %w", err)
-	}
 	kf, err := keyfunc.New(keyfunc.Options{
-		Storage: client,
+		Storage: cached,
 		// Keys marked for encryption are never verification keys; keys
 		// without "use" are accepted, as many issuers omit it.
 		UseWhitelist: []jwkset.USE{jwkset.UseSig, ""},
@@ -164,25 +294,25 @@ func (v *Verifier) discover(ctx context.Context) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyfunc: %w", err)
 	}
-	ks := &keySet{jwksURI: jwksURI, kf: kf, cached: cached}
+	ks := &keySet{
+		jwksURI: jwksURI,
+		kf:      kf,
+		cached:  cached,
+		// At most one refresh per interval (burst 1).
+		unknownKID: rate.NewLimiter(rate.Every(v.cfg.RefreshUnknownKIDInterval), 1),
+		absent:     map[string]time.Time{},
+	}
 	v.scheduleRefresh(ks, v.cfg.RefreshInterval)
 	return ks, nil
 }
 
-// fetchJWKS fetches and parses the JWKS at uri into a fresh storage. The
-// storage's refresh error handler is what unknown-kid refreshes report to.
-// A set without a usable key counts as a failure.
+// fetchJWKS fetches and parses the JWKS at uri into a fresh storage. A set
+// without a usable key counts as a failure.
 func (v *Verifier) fetchJWKS(ctx context.Context, uri string) (jwkset.Storage, error) {
 	s, err := jwkset.NewStorageFromHTTP(uri, jwkset.HTTPClientStorageOptions{
 		Client:      v.cfg.HTTPClient,
 		Ctx:         ctx, // only the first fetch uses it: no refresh goroutine
 		HTTPTimeout: v.cfg.HTTPTimeout,
-		RefreshErrorHandler: func(ctx context.Context, err error) {
-			v.log.WarnContext(ctx, "JWKS refresh for an unknown kid failed; keeping cached keys", "jwksUri", uri, "error", err.Error())
-			if p, ok := ctx.Value(probeKey{}).(*refreshProbe); ok {
-				p.failed.Store(true)
-			}
-		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch JWKS: %w", err)
@@ -206,13 +336,7 @@ func (v *Verifier) maybeRefresh(ks *keySet) {
 		defer ks.refreshing.Store(false)
 		ctx, cancel := context.WithTimeout(v.life, v.cfg.HTTPTimeout)
 		defer cancel()
-		fresh, err := v.fetchJWKS(ctx, ks.jwksURI)
-		if err == nil {
-			var all []jwkset.JWK
-			if all, err = fresh.KeyReadAll(ctx); err == nil {
-				err = ks.cached.KeyReplaceAll(ctx, all)
-			}
-		}
+		err := v.refreshKeys(ctx, ks)
 		if err != nil {
 			v.log.WarnContext(ctx, "periodic JWKS refresh failed; keeping cached keys", "jwksUri", ks.jwksURI, "error", err.Error())
 			v.scheduleRefresh(ks, v.cfg.RetryInterval)

@@ -73,13 +73,22 @@ type Config struct {
 	// keys containing dots work); failing that, a dotted name is a path
 	// into nested objects ("realm_access.roles"). Empty means no groups.
 	GroupsClaim string
+	// UsernameClaim is JWT_USERNAME_PROPERTY, the claim that names the
+	// user. When set, the username is that claim and nothing else (looked
+	// up like GroupsClaim: literal key first, then a dotted path), and a
+	// token whose claim is missing, not a string, or blank is refused
+	// (jwt_no_username). When empty, the first non-blank string among
+	// cognito:username, username, preferred_username and sub is used.
+	UsernameClaim string
 	// HTTPClient fetches the discovery document and the JWKS. The default
 	// has a Timeout of HTTPTimeout; every request is bounded by HTTPTimeout
 	// in any case.
 	HTTPClient *http.Client
 	// HTTPTimeout bounds each request to the issuer (DefaultHTTPTimeout).
-	// It is also the longest a request for an unknown kid waits for the
-	// refresh rate limiter before being refused.
+	// An unknown-kid refresh always gets the whole of it, however little
+	// time the request that started it has left; that request, and any
+	// other waiting for the same refresh, waits at most until its own
+	// context ends.
 	HTTPTimeout time.Duration
 	// Leeway is the allowed clock skew for exp, nbf and iat (DefaultLeeway
 	// when zero; at most MaxLeeway, since a long leeway extends the life of
@@ -87,10 +96,16 @@ type Config struct {
 	Leeway time.Duration
 	// RefreshUnknownKIDInterval is the least time between two JWKS
 	// refreshes triggered by tokens with an unknown kid
-	// (DefaultRefreshUnknownKIDInterval). It is the worst-case delay before
-	// a key the issuer rotated in is accepted, if someone has just spent
-	// the refresh on a made-up kid, and caps the load made-up kids put on
-	// the issuer at one request per interval per process.
+	// (DefaultRefreshUnknownKIDInterval). A token with an unknown kid
+	// starts a refresh if one is allowed, waits for the refresh already
+	// running if there is one, and is otherwise refused at once (or
+	// Unavailable, if the last refresh failed); it never queues for a
+	// later turn. So the interval (plus one JWKS fetch) is the worst-case
+	// delay before a key the issuer rotated in is accepted, even under a
+	// flood of made-up kids, and the load they put on the issuer is at
+	// most one request per interval per process. A kid a refresh has
+	// just proved absent is refused without spending the next refresh,
+	// until some refresh succeeds again (or ten intervals pass).
 	RefreshUnknownKIDInterval time.Duration
 	// RefreshInterval is how old the cached JWKS may grow before a request
 	// triggers a background refresh (DefaultRefreshInterval); the refresh
@@ -112,8 +127,9 @@ type Config struct {
 
 // Identity is who a verified token says the caller is.
 type Identity struct {
-	// Username is the first non-blank string among the claims
-	// cognito:username, username, preferred_username and sub.
+	// Username is the UsernameClaim value or, when that is not set, the
+	// first non-blank string among the claims cognito:username, username,
+	// preferred_username and sub.
 	Username string
 	// Groups is the GroupsClaim value: a JSON array of strings, or a single
 	// string taken as one group. A missing claim, or one of another type
@@ -262,7 +278,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 		return Identity{}, classify(err, claims)
 	}
 	id := Identity{
-		Username: usernameOf(claims),
+		Username: usernameOf(claims, v.cfg.UsernameClaim),
 		Groups:   groupsOf(claims, v.cfg.GroupsClaim),
 	}
 	if id.Username == "" {
@@ -338,7 +354,14 @@ func classifyClaims(err error, claims jwt.MapClaims) *apierr.Error {
 // JWT becomes a principal (DESIGN.md, auth decision core).
 var usernameClaims = []string{"cognito:username", "username", "preferred_username", "sub"}
 
-func usernameOf(claims map[string]any) string {
+func usernameOf(claims map[string]any, name string) string {
+	if name != "" {
+		v, _ := claimAt(claims, name)
+		if s, ok := v.(string); ok && strings.TrimSpace(s) != "" {
+			return s
+		}
+		return ""
+	}
 	for _, c := range usernameClaims {
 		if s, ok := claims[c].(string); ok && strings.TrimSpace(s) != "" {
 			return s

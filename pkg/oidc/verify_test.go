@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -316,5 +317,58 @@ func TestIsJWTShaped(t *testing.T) {
 		if got := oidc.IsJWTShaped(tc.in); got != tc.want {
 			t.Errorf("IsJWTShaped(%.40q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestUsernameClaim(t *testing.T) {
+	iss, _ := startIssuer(t, devoidc.Options{KeyType: devoidc.ES256})
+	sign := func(edit func(jwt.MapClaims)) string {
+		c := iss.Claims("alice", nil, time.Hour) // sub, username, preferred_username = alice
+		c["cognito:username"] = "cog-alice"
+		edit(c)
+		tok, err := iss.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	keep := func(jwt.MapClaims) {}
+	for _, tc := range []struct {
+		name, claim string
+		edit        func(jwt.MapClaims)
+		want        string // "" means refused with jwt_no_username
+	}{
+		{"set to sub: sub even when cognito:username is present", "sub", func(c jwt.MapClaims) { c["sub"] = "0f1e-subject" }, "0f1e-subject"},
+		{"set to oid: the oid claim", "oid", func(c jwt.MapClaims) { c["oid"] = "00000000-0000-0000-0000-00000000a11c" }, "00000000-0000-0000-0000-00000000a11c"},
+		{"set to oid: refused without oid, no fallback", "oid", keep, ""},
+		{"set to oid: refused when oid is empty", "oid", func(c jwt.MapClaims) { c["oid"] = "" }, ""},
+		{"set to oid: refused when oid is blank", "oid", func(c jwt.MapClaims) { c["oid"] = "  " }, ""},
+		{"set to oid: refused when oid is a number", "oid", func(c jwt.MapClaims) { c["oid"] = 42 }, ""},
+		{"set to oid: refused when oid is a list", "oid", func(c jwt.MapClaims) { c["oid"] = []string{"a"} }, ""},
+		{"set to oid: refused when oid is null", "oid", func(c jwt.MapClaims) { c["oid"] = nil }, ""},
+		{"dotted path", "ext.uid", func(c jwt.MapClaims) { c["ext"] = map[string]any{"uid": "u-1"} }, "u-1"},
+		{"literal key with a colon", "cognito:username", keep, "cog-alice"},
+		{"unset: precedence unchanged", "", keep, "cog-alice"},
+		{"unset: falls back to sub", "", func(c jwt.MapClaims) {
+			delete(c, "cognito:username")
+			delete(c, "username")
+			delete(c, "preferred_username")
+			c["sub"] = "s-1"
+		}, "s-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, logs := newVerifier(t, iss.URL(), func(c *oidc.Config) { c.UsernameClaim = tc.claim })
+			tok := sign(tc.edit)
+			if tc.want == "" {
+				expectRefusal(t, v, logs, tok, apierr.Unauthenticated, oidc.CodeNoUsername)
+				if got := apierr.Status(func() error { _, err := v.Verify(t.Context(), tok); return err }()); got != http.StatusUnauthorized {
+					t.Errorf("status = %d, want 401", got)
+				}
+				return
+			}
+			if id := mustVerify(t, v, tok); id.Username != tc.want {
+				t.Errorf("Username = %q, want %q", id.Username, tc.want)
+			}
+		})
 	}
 }

@@ -127,10 +127,11 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads
 			return nil, err
 		}
 		v, err := oidc.New(ctx, oidc.Config{
-			Issuer:      cfg.Authority,
-			Audience:    cfg.ClientID,
-			GroupsClaim: cfg.JWTGroupsProperty,
-			Logger:      logger,
+			Issuer:        cfg.Authority,
+			Audience:      cfg.ClientID,
+			GroupsClaim:   cfg.JWTGroupsProperty,
+			UsernameClaim: cfg.JWTUsernameProperty,
+			Logger:        logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("OIDC verifier for %s: %w", config.EnvAuthority, err)
