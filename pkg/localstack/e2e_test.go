@@ -3,6 +3,7 @@ package localstack_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -240,11 +241,17 @@ func TestStartsItsOwnDynamoDBLocal(t *testing.T) {
 	}
 	c := newClient(t, s)
 	c.want(c.do("GET", "/healthz", ""), 200)
-	if s.TableName != "lisa-LISAApiTokenTable" || !strings.Contains(progress.String(), "starting DynamoDB Local") {
+	if s.TableName != "lisa-LISAApiTokenTable" || !strings.Contains(progress.String(), "starting DynamoDB Local") ||
+		!strings.Contains(progress.String(), "every interface") {
 		t.Fatalf("table %q, progress:\n%s", s.TableName, progress.String())
 	}
 	qs := localstack.QuickStart(s)
-	for _, want := range []string{s.URL, "/dev-oidc/token", "Api-Key"} {
+	// What the banner says about where DynamoDB Local listens is true.
+	port := strings.TrimPrefix(s.DynamoDBEndpoint, "http://127.0.0.1:")
+	if !listensOnEveryInterface(t, port) {
+		t.Fatalf("DynamoDB Local on port %s does not listen on every interface; the banner says it does", port)
+	}
+	for _, want := range []string{s.URL, "/dev-oidc/token", "Api-Key", "every interface (0.0.0.0)"} {
 		if !strings.Contains(qs, want) {
 			t.Errorf("quick start lacks %q", want)
 		}
@@ -258,6 +265,33 @@ func TestStartsItsOwnDynamoDBLocal(t *testing.T) {
 		conn.Close()
 		t.Fatal("DynamoDB Local still listening after Close")
 	}
+}
+
+// listensOnEveryInterface reports whether a socket listens on the
+// wildcard address (IPv4 0.0.0.0 or IPv6 ::) at port, from /proc/net.
+func listensOnEveryInterface(t *testing.T, port string) bool {
+	t.Helper()
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatalf("port %q", port)
+	}
+	want := fmt.Sprintf(":%04X", p)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" || !strings.HasSuffix(fs[1], want) { // 0A: LISTEN
+				continue
+			}
+			if addr := strings.TrimSuffix(fs[1], want); strings.Trim(addr, "0") == "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TestBadStartsFailClearly: a busy address is a one-line error that says

@@ -9,12 +9,16 @@ import (
 func QuickStart(s *Stack) string {
 	var b strings.Builder
 	u := s.URL
+	exposure := ""
+	if s.ddb != nil {
+		exposure = "\n               " + dynamoLocalExposure
+	}
 	fmt.Fprintf(&b, `
 Local stack ready.
   gateway      %[1]s   (API Gateway: /api-tokens, ALB: /v2/serve/*)
   health       %[1]s/healthz
   OIDC issuer  %[1]s%[2]s   (AUTHORITY; CLIENT_ID=%[3]s)
-  DynamoDB     %[4]s   table %[5]s
+  DynamoDB     %[4]s   table %[5]s%[7]s
   upstream     %[6]s
 
 Quick start (copy and paste into another shell):
@@ -34,6 +38,6 @@ Quick start (copy and paste into another shell):
        -d '{"model":"local-echo","messages":[{"role":"user","content":"Hello!"}]}' | jq
 
 Press Ctrl-C to stop everything.
-`, u, IssuerPath, s.Config.ClientID, s.DynamoDBEndpoint, s.TableName, valueOr(s.Config.ServeUpstreamURL, "(none)"))
+`, u, IssuerPath, s.Config.ClientID, s.DynamoDBEndpoint, s.TableName, valueOr(s.Config.ServeUpstreamURL, "(none)"), exposure)
 	return b.String()
 }

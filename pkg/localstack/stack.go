@@ -149,7 +149,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 				return nil, fmt.Errorf("%s=%q is not a port number", EnvDynamoDBLocalPort, v)
 			}
 		}
-		step("starting DynamoDB Local (in memory) on 127.0.0.1:%d", port)
+		step("starting DynamoDB Local (in memory) on port %d: %s", port, dynamoLocalExposure)
 		inst, err := dynamolocal.Start(ctx, dynamolocal.Options{Port: port})
 		if errors.Is(err, dynamolocal.ErrPortBusy) {
 			return nil, fmt.Errorf("port %d is busy: set %s to a free port, or %s to a DynamoDB already running", port, EnvDynamoDBLocalPort, config.EnvDynamoDBEndpoint)
@@ -244,6 +244,11 @@ func (s *Stack) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// dynamoLocalExposure is said wherever the stack reports the DynamoDB
+// Local it started: DynamoDB Local has no option to listen on loopback
+// only, so its port is open on every interface of this machine.
+const dynamoLocalExposure = "it listens on every interface (0.0.0.0), not only 127.0.0.1: other hosts can reach it unless a firewall stops them; it holds only this stack's data"
 
 // dispatch sends each request to its part by the path exactly as sent.
 // http.ServeMux is not used: it answers a path with "." or ".." segments or
