@@ -48,6 +48,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{config.EnvTokenCacheSeconds, "1.5"},
 		{config.EnvAllowUserManaged, "maybe"},
 		{config.EnvServeTimeoutSeconds, "0"},
+		// Bounded, so that no expiry computation can overflow.
+		{config.EnvMaxTokenDays, "3651"},
+		{config.EnvMaxTokenDays, "99999999999"},
+		{config.EnvModelPermsDefault, "allow"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := config.Load(env(map[string]string{tc.name: tc.value}))
@@ -59,6 +63,17 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	_, err := config.Load(env(map[string]string{config.EnvDefaultTokenDays: "400"}))
 	if err == nil || !strings.Contains(err.Error(), config.EnvMaxTokenDays) {
 		t.Fatalf("default beyond max: err = %v", err)
+	}
+}
+
+func TestModelPermissionsDefaultAndUsernameClaim(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil || c.ModelPermissionsDefault != config.ModelsOpen || c.JWTUsernameProperty != "" {
+		t.Fatalf("defaults: %q %q %v", c.ModelPermissionsDefault, c.JWTUsernameProperty, err)
+	}
+	c, err = config.Load(env(map[string]string{config.EnvModelPermsDefault: " Deny ", config.EnvJWTUsernameProperty: " oid ", config.EnvMaxTokenDays: "3650"}))
+	if err != nil || c.ModelPermissionsDefault != config.ModelsDeny || c.JWTUsernameProperty != "oid" || c.MaxTokenDays != 3650 {
+		t.Fatalf("values: %+v %v", c, err)
 	}
 }
 

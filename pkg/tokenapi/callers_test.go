@@ -1,11 +1,24 @@
 package tokenapi_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmgw/apitokens/pkg/secret"
 )
+
+func secretHash(tok string) string { return secret.Hash(tok) }
+
+// decodedLoosely is s base64url-decoded when it decodes, else s.
+func decodedLoosely(s string) string {
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		return string(b)
+	}
+	return s
+}
 
 // runTokenCallers holds the rules for calls made with an API token: no
 // token outlives or outranks the token that made it, a revoked token
@@ -146,5 +159,36 @@ func runTokenCallers(t *testing.T, b backend) {
 		e.want(e.do(alice, "POST", "/api-tokens/", "{\"name\":\"bad \xff\xfe name\"}"), 422, "UTF-8")
 		e.want(e.do(admin, "POST", "/api-tokens/bob", "{\"name\":\"x\",\"groups\":[\"g\xc3\"]}"), 422, "UTF-8")
 		assertUnchanged(t, e, before)
+	})
+
+	t.Run("nextToken names no token, hash or user, and a changed one is a 400", func(t *testing.T) {
+		st, _ := b.new(t)
+		e := newEnv(t, st)
+		var hashes []string
+		for i := 0; i < 5; i++ {
+			tok := e.create(admin, fmt.Sprintf("user%d", i), `{"name":"x"}`).str("token")
+			hashes = append(hashes, secretHash(tok))
+		}
+		r := e.do(admin, "GET", "/api-tokens/?limit=2", "")
+		e.want(r, 200, "")
+		next := r.str("nextToken")
+		if next == "" {
+			t.Fatal("no nextToken after 2 of 5 tokens")
+		}
+		for _, h := range hashes {
+			if strings.Contains(decodedLoosely(next), h) || strings.Contains(next, h) {
+				t.Fatalf("nextToken %q carries a token hash", next)
+			}
+		}
+		if strings.Contains(decodedLoosely(next), "USER#") || strings.Contains(decodedLoosely(next), "user") {
+			t.Fatalf("nextToken %q names users", next)
+		}
+		flipped := []byte(next)
+		i := len(flipped) / 2
+		flipped[i] = map[bool]byte{true: 'A', false: 'B'}[flipped[i] != 'A']
+		e.want(e.do(admin, "GET", "/api-tokens/?limit=2&nextToken="+string(flipped), ""), 400, "nextToken")
+		// A cursor of the admin listing is no cursor of a user's listing.
+		e.want(e.do(alice, "GET", "/api-tokens/?limit=2&nextToken="+next, ""), 400, "nextToken")
+		e.want(e.do(admin, "GET", "/api-tokens/?limit=2&nextToken="+next, ""), 200, "")
 	})
 }
