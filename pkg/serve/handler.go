@@ -54,7 +54,7 @@ func New(cfg Config, authn auth.Authenticator) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	perms, err := newPermissions(cfg.ModelPermissions, cfg.Groups)
+	perms, err := newPermissions(cfg.ModelPermissions, cfg.Groups, cfg.ModelPermissionsDefault)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,10 @@ func (h *Handler) method(c *call, r *http.Request, want string) bool {
 }
 
 // listModels answers the upstream's model list without the models the
-// caller may not use: what a caller cannot use, it does not see.
+// caller may not use, by the same rule as calls (so neither a prefixed id
+// nor, under MODEL_PERMISSIONS_DEFAULT=deny, an unlisted one shows) and
+// without ids no call could name (wildcard routes, comma lists): what a
+// caller cannot use, it does not see.
 func (h *Handler) listModels(c *call, r *http.Request) {
 	ans, err := h.exchange(c, r, http.MethodGet, "models", nil)
 	if err != nil {
@@ -219,7 +222,7 @@ func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 		return
 	}
 	if !h.perms.allows(*c.principal, model) {
-		h.writeError(c, apierr.New(apierr.Forbidden, "You are not allowed to use the model '%s'", truncate(model, 200)).WithCode("model_not_allowed"))
+		h.writeError(c, withParam("model", apierr.New(apierr.Forbidden, "You are not allowed to use the model '%s'", truncate(model, 200)).WithCode("model_not_allowed")))
 		return
 	}
 	ans, err := h.exchange(c, r, http.MethodPost, endpoint, body)
