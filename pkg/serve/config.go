@@ -47,9 +47,14 @@ type Config struct {
 	// be sent. DefaultTimeout if zero.
 	Timeout time.Duration
 	// ModelPermissions maps a model id to the groups that may use it. A
-	// model not listed is open to every authenticated principal; a model
-	// listed with no groups is for admins only; admins may use every model.
+	// model listed with no groups is for admins only; admins may use every
+	// model. A requested id is also checked under each of its provider
+	// prefixes (see the package documentation).
 	ModelPermissions map[string][]string
+	// ModelPermissionsDefault decides models ModelPermissions does not
+	// list: config.ModelsOpen (or "") opens them to every authenticated
+	// principal, config.ModelsDeny keeps them for admins.
+	ModelPermissionsDefault string
 	// Groups names the admin group (members may use every model).
 	Groups auth.Groups
 	// MaxRequestBytes caps request bodies (413 beyond).
@@ -70,7 +75,8 @@ type Config struct {
 
 // FromConfig builds the Config for the shared configuration c: upstream URL,
 // key (SERVE_UPSTREAM_API_KEY; a key held in Secrets Manager is fetched by
-// the caller), timeout, model permissions and groups. The result still
+// the caller), timeout, model permissions and their default for unlisted
+// models, and groups. The result still
 // needs Logger and, in Lambda, RequestID.
 func FromConfig(c config.Config) (Config, error) {
 	perms, err := ParseModelPermissions(c.ModelPermissions)
@@ -78,11 +84,12 @@ func FromConfig(c config.Config) (Config, error) {
 		return Config{}, err
 	}
 	return Config{
-		UpstreamURL:      c.ServeUpstreamURL,
-		UpstreamKey:      c.ServeUpstreamKey,
-		Timeout:          c.ServeTimeout,
-		ModelPermissions: perms,
-		Groups:           c.Groups,
+		UpstreamURL:             c.ServeUpstreamURL,
+		UpstreamKey:             c.ServeUpstreamKey,
+		Timeout:                 c.ServeTimeout,
+		ModelPermissions:        perms,
+		ModelPermissionsDefault: c.ModelPermissionsDefault,
+		Groups:                  c.Groups,
 	}, nil
 }
 
@@ -177,6 +184,13 @@ func (c *Config) validate() error {
 	}
 	if c.ModelPermissions == nil {
 		c.ModelPermissions = map[string][]string{}
+	}
+	switch c.ModelPermissionsDefault {
+	case "":
+		c.ModelPermissionsDefault = config.ModelsOpen
+	case config.ModelsOpen, config.ModelsDeny:
+	default:
+		return fmt.Errorf("serve: %s must be %q or %q, not %q", config.EnvModelPermsDefault, config.ModelsOpen, config.ModelsDeny, c.ModelPermissionsDefault)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package serve is the model-serving path behind the ALB (/v2/serve/*) as
 // an ordinary http.Handler: it authorizes every call with the shared
 // decision core (an auth.Authenticator), enforces per-model group
-// permissions, and forwards the call to an OpenAI-compatible upstream
+// permissions that the body cannot route around, and forwards the call to an OpenAI-compatible upstream
 // (LiteLLM, vLLM, Ollama, ...) with the upstream's own key. The Lambda
 // function adapts it with albevent.Handler; the local stack runs it behind
 // the same conversion.
@@ -28,6 +28,21 @@
 // all name (Api-Key, X-Api-Key, X-LiteLLM-Api-Key, Proxy-Authorization,
 // ...) and some in the query string, and the caller's credential must never
 // reach the upstream.
+//
+// # Model permissions
+//
+// The model a call reaches is the model that was checked. A body is read
+// token by token, the way both case-sensitive upstreams (Python, a Go map)
+// and case-insensitive ones (encoding/json structs) will read it, and is
+// refused with a 400 whose "param" names the key at fault if they could
+// disagree or if it routes elsewhere: top-level keys equal ignoring case
+// ("model" twice, "model" and "MODEL"), a model key not written "model",
+// model ids with commas, wildcards, whitespace or invisible characters
+// inside, and, for non-admins, the body parameters in routingParams with
+// which LiteLLM, vLLM and similar upstreams pick other models, deployments
+// or servers (fallbacks, api_base, user_config, ...). A requested id is
+// checked under each of its provider prefixes ("openai/x" as x too); see
+// permissions. ModelPermissionsDefault decides unlisted models.
 //
 // # Limits
 //

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
@@ -18,7 +19,7 @@ type ErrorResponse struct {
 type ErrorDetail struct {
 	Message string  `json:"message"`
 	Type    string  `json:"type"`
-	Param   *string `json:"param"` // always null; present because OpenAI sends it
+	Param   *string `json:"param"` // the request field at fault, or null
 	Code    string  `json:"code"`
 }
 
@@ -51,8 +52,25 @@ func errorDetail(err error) ErrorDetail {
 	if d.Code == "" || apierr.KindOf(err) == apierr.Internal {
 		d.Code = defaultCode(apierr.Status(err))
 	}
+	var p *paramError
+	if errors.As(err, &p) {
+		d.Param = &p.param
+	}
 	return d
 }
+
+// paramError names the request field an error is about: OpenAI's "param",
+// which SDKs show. Kind, message and code stay those of the wrapped error.
+type paramError struct {
+	param string
+	err   error
+}
+
+func (e *paramError) Error() string { return e.err.Error() }
+func (e *paramError) Unwrap() error { return e.err }
+
+// withParam returns err naming the request field param.
+func withParam(param string, err error) error { return &paramError{param: param, err: err} }
 
 func defaultCode(status int) string {
 	switch status {

@@ -54,7 +54,7 @@ func New(cfg Config, authn auth.Authenticator) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	perms, err := newPermissions(cfg.ModelPermissions, cfg.Groups)
+	perms, err := newPermissions(cfg.ModelPermissions, cfg.Groups, cfg.ModelPermissionsDefault)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,10 @@ func (h *Handler) method(c *call, r *http.Request, want string) bool {
 }
 
 // listModels answers the upstream's model list without the models the
-// caller may not use: what a caller cannot use, it does not see.
+// caller may not use, by the same rule as calls (so neither a prefixed id
+// nor, under MODEL_PERMISSIONS_DEFAULT=deny, an unlisted one shows) and
+// without ids no call could name (wildcard routes, comma lists): what a
+// caller cannot use, it does not see.
 func (h *Handler) listModels(c *call, r *http.Request) {
 	ans, err := h.exchange(c, r, http.MethodGet, "models", nil)
 	if err != nil {
@@ -205,21 +208,23 @@ func (h *Handler) getModel(c *call, r *http.Request, id string) {
 	h.relay(c, ans)
 }
 
-// infer forwards a model call unchanged once the caller may use its model.
+// infer forwards a model call unchanged once the caller may use its model
+// and the body cannot make the upstream serve another one (see
+// readModelRequest).
 func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 	body, err := h.readBody(r)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	model, stream, err := parseModel(body)
-	c.model, c.stream = model, stream
+	req, err := readModelRequest(body, h.perms.isAdmin(*c.principal))
+	c.model, c.stream = req.model, req.stream
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	if !h.perms.allows(*c.principal, model) {
-		h.writeError(c, apierr.New(apierr.Forbidden, "You are not allowed to use the model '%s'", truncate(model, 200)).WithCode("model_not_allowed"))
+	if !h.perms.allows(*c.principal, req.model) {
+		h.writeError(c, withParam(req.modelKey, apierr.New(apierr.Forbidden, "You are not allowed to use the model '%s'", truncate(req.model, 200)).WithCode("model_not_allowed")))
 		return
 	}
 	ans, err := h.exchange(c, r, http.MethodPost, endpoint, body)
@@ -227,7 +232,7 @@ func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 		h.writeError(c, err)
 		return
 	}
-	if stream && ans.status == http.StatusOK && ans.header.Get("Content-Type") == "" {
+	if req.stream && ans.status == http.StatusOK && ans.header.Get("Content-Type") == "" {
 		ans.header.Set("Content-Type", "text/event-stream")
 	}
 	h.relay(c, ans)
@@ -250,31 +255,6 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 		return nil, tooLarge
 	}
 	return body, nil
-}
-
-// parseModel finds the body's "model" and "stream". It reads the top-level
-// keys exactly as written: encoding/json matches struct fields ignoring
-// case, so {"model": "restricted", "MODEL": "open"} decoded into a struct
-// would be checked as "open" while the upstream (Python, exact keys) serves
-// "restricted". With repeated keys, the last one counts, as in Python and
-// JavaScript.
-func parseModel(body []byte) (model string, stream bool, err error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return "", false, apierr.New(apierr.Invalid, "We could not parse the JSON body of your request: it must be a JSON object").WithCode("invalid_json")
-	}
-	stream = bytes.Equal(bytes.TrimSpace(top["stream"]), []byte("true"))
-	raw, ok := top["model"]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return "", stream, apierr.New(apierr.Invalid, "you must provide a model parameter").WithCode("missing_model")
-	}
-	if err := json.Unmarshal(raw, &model); err != nil {
-		return "", stream, apierr.New(apierr.Invalid, "model must be a string").WithCode("invalid_model")
-	}
-	if strings.TrimSpace(model) == "" {
-		return "", stream, apierr.New(apierr.Invalid, "you must provide a model parameter").WithCode("missing_model")
-	}
-	return model, stream, nil
 }
 
 // answer is an upstream response, read whole.

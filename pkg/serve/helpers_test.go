@@ -172,3 +172,25 @@ func chatBody(model, content string, stream bool) string {
 	})
 	return string(b)
 }
+
+// msgs is a minimal valid chat conversation, to append to test bodies.
+const msgs = `"messages":[{"role":"user","content":"hi"}]`
+
+// wantRefused checks that r is an OpenAI-shaped refusal with the given
+// status, code and param, and that the upstream saw nothing since before.
+func (e *testEnv) wantRefused(t *testing.T, r result, before, status int, code, param string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d: %s", r.status, status, r.body)
+	}
+	d := r.errorBody(t)
+	if d.Code != code {
+		t.Errorf("code = %q, want %q (%s)", d.Code, code, r.body)
+	}
+	if d.Param == nil || *d.Param != param {
+		t.Errorf("param = %v, want %q (%s)", d.Param, param, r.body)
+	}
+	if n := e.up.Count() - before; n != 0 {
+		t.Errorf("the upstream was called %d times for a refused call: %+v", n, e.up.Requests())
+	}
+}
