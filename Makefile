@@ -73,10 +73,11 @@ test-go: ## Go tests against DynamoDB Local (started by the tests); the CDK test
 	@echo "==> go test (DynamoDB Local is installed and started by the tests)"
 	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
 
-fuzz: ## short fuzz runs of the decision core and the JWT verifier
+fuzz: ## short fuzz runs of the decision core, the JWT verifier and the serve path's model check
 	@echo "==> fuzz ($(FUZZTIME) each)"
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./pkg/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/oidc
+	$(GO) test -run '^$$' -fuzz '^FuzzModelCheck$$' -fuzztime $(FUZZTIME) ./pkg/serve
 
 run: deps ## run the whole system locally (Ctrl-C stops it)
 	$(GO) run ./pkg/localstack/cmd/localstack
