@@ -80,7 +80,7 @@ fuzz: ## short fuzz runs of the decision core, the JWT verifier and the serve pa
 	$(GO) test -run '^$$' -fuzz '^FuzzModelCheck$$' -fuzztime $(FUZZTIME) ./pkg/serve
 
 run: deps ## run the whole system locally (Ctrl-C stops it)
-	$(GO) run ./pkg/localstack/cmd/localstack
+	$(GO) run ./pkg/local/localstack/cmd/localstack
 
 # CI has no config-custom.yaml: the shipped example is what gets synthesized.
 test-infra: CONFIG_FILE = config-custom.example.yaml
@@ -116,7 +116,7 @@ cdk-destroy: build ## delete the stack (retained resources stay)
 	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS)
 
 # make bench: figures, not pass/fail; the recipe lives beside the benchmarks.
-include pkg/bench/bench.mk
+include pkg/local/bench/bench.mk
 
 clean: ## remove build output
 	rm -rf $(BUILD_DIR) cdk.out

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/devoidc"
-	"github.com/llmgw/apitokens/pkg/devupstream"
-	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
-	"github.com/llmgw/apitokens/pkg/lambdaemu"
+	"github.com/llmgw/apitokens/pkg/local/devoidc"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
+	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/local/lambdaemu"
 )
 
 func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }

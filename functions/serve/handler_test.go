@@ -21,7 +21,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/devupstream"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
 )
 
 const upstreamKeyValue = "upstream-key-for-fixtures"

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
-	"github.com/llmgw/apitokens/pkg/devoidc"
+	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/oidc"
 )
 

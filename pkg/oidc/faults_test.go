@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmgw/apitokens/pkg/devoidc"
+	"github.com/llmgw/apitokens/pkg/local/devoidc"
 )
 
 // faultyIssuer is a development issuer on loopback whose faults a test

@@ -16,8 +16,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
-	"github.com/llmgw/apitokens/pkg/devoidc"
 	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
+	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/oidc"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
-	"github.com/llmgw/apitokens/pkg/devoidc"
+	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/oidc"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/albevent"
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/devupstream"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 

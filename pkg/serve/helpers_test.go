@@ -14,8 +14,8 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
-	"github.com/llmgw/apitokens/pkg/devupstream"
 	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 

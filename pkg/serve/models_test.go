@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/devupstream"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 

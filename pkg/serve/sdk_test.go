@@ -14,7 +14,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgw/apitokens/pkg/albevent"
-	"github.com/llmgw/apitokens/pkg/devupstream"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
 )
 
 // albGateway serves h the way the ALB does: real HTTP is turned into an ALB

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
 	"github.com/llmgw/apitokens/pkg/store/memstore"

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/llmgw/apitokens/pkg/dynamolocal"
-	"github.com/llmgw/apitokens/pkg/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/local/dynamolocal"
+	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"

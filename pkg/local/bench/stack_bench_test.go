@@ -1,0 +1,153 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/local/bench"
+	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
+	"github.com/llmgw/apitokens/pkg/local/localstack"
+)
+
+// stack is a local stack on a free loopback port, against this binary's
+// DynamoDB Local, with its own table, driven over HTTP like any client.
+type stack struct {
+	*localstack.Stack
+	client *http.Client
+	admin  string // an admin's JWT from the development issuer
+}
+
+// startStack starts a local stack; env overrides its environment (for
+// example TOKEN_CACHE_SECONDS). It is closed when b ends.
+func startStack(b *testing.B, env map[string]string) *stack {
+	b.Helper()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	vars := map[string]string{
+		localstack.EnvLocalAddr:      "127.0.0.1:0",
+		localstack.EnvDeploymentName: "bench-" + hex.EncodeToString(rnd[:]),
+		config.EnvDynamoDBEndpoint:   dltest.Endpoint(b),
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := localstack.Start(ctx, localstack.Options{Getenv: func(k string) string { return vars[k] }})
+	if err != nil {
+		b.Fatalf("start local stack: %v", err)
+	}
+	st := &stack{Stack: s, client: bench.NewClient(64)}
+	b.Cleanup(func() {
+		// A graceful shutdown waits up to 5 s for a connection that was
+		// opened but never used, longer than the stack waits for its
+		// upstream: close the idle ones first, ours and those of the serve
+		// handler's client (http.DefaultTransport).
+		st.client.CloseIdleConnections()
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			t.CloseIdleConnections()
+		}
+		// Not a failure of the figures, which are already reported.
+		if err := s.Close(); err != nil {
+			progress("warning: closing the local stack: %v", err)
+		}
+	})
+	st.admin = st.jwt(b, "bench-admin", "lisa-admins", "lisa-users")
+	return st
+}
+
+// jwt gets an ID token from the stack's development issuer.
+func (s *stack) jwt(b *testing.B, username string, groups ...string) string {
+	b.Helper()
+	var out struct {
+		IDToken string `json:"id_token"`
+	}
+	s.call(b, http.MethodPost, localstack.IssuerPath+"/token", "", map[string]any{"username": username, "groups": groups, "expiresIn": 3600}, http.StatusOK, &out)
+	return out.IDToken
+}
+
+// createToken has the admin create a token for username and returns the
+// secret.
+func (s *stack) createToken(b *testing.B, username string, groups ...string) string {
+	b.Helper()
+	if groups == nil {
+		groups = []string{}
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	s.call(b, http.MethodPost, "/api-tokens/"+username, s.admin, map[string]any{"name": "bench", "groups": groups}, http.StatusCreated, &out)
+	return out.Token
+}
+
+// call sends one JSON request and decodes the answer into out.
+func (s *stack) call(b *testing.B, method, path, bearer string, body any, want int, out any) {
+	b.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		b.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			b.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+}
+
+// newRequest builds a request with an optional body and bearer credential.
+func newRequest(method, url, bearer string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return req, nil
+}
+
+// users names n distinct users.
+func users(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%05d", prefix, i)
+	}
+	return out
+}

@@ -1,0 +1,82 @@
+package localstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/llmgw/apitokens/pkg/albevent"
+	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/local/devupstream"
+	"github.com/llmgw/apitokens/pkg/serve"
+)
+
+// startServe builds what the ALB fronts: the serve handler behind the ALB
+// event conversion. Without SERVE_UPSTREAM_URL it first starts the
+// development upstream on its own loopback port, with a random key of its
+// own, so that the proxying is real HTTP and the key swap is observable.
+func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Authenticator, logger *slog.Logger, step func(string, ...any)) (http.Handler, error) {
+	if cfg.ServeUpstreamURL == "" {
+		var k [16]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return nil, err
+		}
+		key := "dev-upstream-" + hex.EncodeToString(k[:])
+		up := devupstream.New(devupstream.Options{APIKey: key})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("development upstream: %w", err)
+		}
+		srv := &http.Server{Handler: up, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		s.closers = append(s.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		})
+		s.Upstream = up
+		cfg.ServeUpstreamURL = "http://" + ln.Addr().String() + devupstream.BasePath
+		cfg.ServeUpstreamKey = key
+		if cfg.ModelPermissions == "" {
+			cfg.ModelPermissions = devupstream.DefaultModelPermissions
+		}
+		step("development model upstream on %s (models %s, %s)", cfg.ServeUpstreamURL, devupstream.ModelEcho, devupstream.ModelRestricted)
+	}
+	sc, err := serve.FromConfig(*cfg)
+	if err != nil {
+		return nil, err
+	}
+	sc.Logger = logger
+	h, err := serve.New(sc, core)
+	if err != nil {
+		return nil, err
+	}
+	lambdaHandler := albevent.Handler(h)
+	// What the ALB does: HTTP request -> target event -> Lambda -> answer.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Multi-value mode, as the CDK app configures the target group:
+		// a repeated header reaches the function as it was sent.
+		ev, err := albevent.FromHTTPRequest(r, true)
+		if errors.Is(err, albevent.ErrRequestTooLarge) {
+			http.Error(w, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err != nil {
+			http.Error(w, "400 Bad Request", http.StatusBadRequest)
+			return
+		}
+		resp, err := lambdaHandler(r.Context(), ev)
+		if err != nil {
+			http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+			return
+		}
+		albevent.WriteResponse(w, resp)
+	}), nil
+}
