@@ -26,7 +26,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/lambdaemu"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // BenchmarkColdStart is figure 4 of BENCHMARKS.md: each iteration starts a
@@ -47,7 +47,7 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	if err := dynamostore.New(client, table).Create(context.Background(), store.Token{
+	if err := dynamotest.New(client, table).Create(context.Background(), store.Token{
 		Hash: secret.Hash(plain), UUID: uuid.NewString(), Username: "bench-user", CreatedBy: "bench",
 		CreatedDate: now.Unix(), Expiration: now.Add(24 * time.Hour).Unix(), Name: "bench",
 		Groups: []string{"lisa-api-users"},

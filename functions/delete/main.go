@@ -5,11 +5,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/llmgw/apitokens/pkg/apigw"
 	"github.com/llmgw/apitokens/pkg/routes"
-	"github.com/llmgw/apitokens/pkg/tokenapi"
-	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 func main() {
-	lambda.Start(wire.TokenFunction(routes.FnDelete, tokenapi.Delete))
+	lambda.Start(apigw.Function(routes.FnDelete))
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
@@ -31,8 +32,8 @@ func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
 // OIDC issuer on loopback, with an injected clock.
 type rig struct {
 	h      authorizer.Handler
-	st     *dynamostore.Store
-	reads  *dynamostore.Counting
+	st     *dynamotest.Store
+	reads  *dynamotest.Counting
 	issuer *devoidc.Issuer
 	clock  *testclock.Clock
 	logs   *syncbuf.Buffer
@@ -55,8 +56,8 @@ func newRig(t *testing.T, userGroup string, api dynamostore.API) *rig {
 		api = client
 		table = dltest.TokenTable(t, client)
 	}
-	r.reads = dynamostore.NewCounting(api)
-	r.st = dynamostore.New(r.reads, table)
+	r.reads = dynamotest.NewCounting(api)
+	r.st = dynamotest.New(r.reads, table)
 	v, err := oidc.New(context.Background(), oidc.Config{
 		Issuer: issuer.URL(), Audience: "lisa-local", GroupsClaim: "cognito:groups",
 		Now: r.clock.Now, Logger: logger, RefreshUnknownKIDInterval: time.Second,

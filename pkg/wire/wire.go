@@ -1,6 +1,8 @@
-// Package wire builds the runtime parts from configuration, once, for every
-// Lambda main and for the local stack: the logger, the DynamoDB store, the
-// token service and the authentication core.
+// Package wire builds the runtime parts every Lambda main and the local
+// stack share from configuration: the logger, the DynamoDB store and the
+// decision core. What only the token functions need (the token service and
+// its API Gateway adapter) is built in pkg/apigw, so that the authorizer and
+// serve binaries do not link it.
 package wire
 
 import (
@@ -10,17 +12,14 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/httpapi"
 	"github.com/llmgw/apitokens/pkg/oidc"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
-	"github.com/llmgw/apitokens/pkg/tokensvc"
 )
 
 // Logger returns the JSON logger every binary uses. LOG_LEVEL may be
@@ -61,32 +60,6 @@ func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
 		return nil, err
 	}
 	return dynamostore.New(client, cfg.TableName), nil
-}
-
-// TokenService builds the token service from the environment.
-func TokenService(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*tokensvc.Service, error) {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Require(config.EnvAdminGroup); err != nil {
-		return nil, err
-	}
-	st, err := Store(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return tokensvc.New(st, ServiceConfig(cfg), tokensvc.WithLogger(logger)), nil
-}
-
-// ServiceConfig extracts the token service rules from cfg.
-func ServiceConfig(cfg config.Config) tokensvc.Config {
-	return tokensvc.Config{
-		Groups:           cfg.Groups,
-		DefaultTokenDays: cfg.DefaultTokenDays,
-		MaxTokenDays:     cfg.MaxTokenDays,
-		AllowUserManaged: cfg.AllowUserManaged,
-	}
 }
 
 // Authenticator builds the decision core: API tokens from the DynamoDB
@@ -149,33 +122,6 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads
 }
 
 var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
-
-// TokenFunction builds the Lambda handler of one token route from the
-// environment, exiting with a logged init error if that fails. It is all a
-// token function's main does besides lambda.Start.
-func TokenFunction(name string, route func(*tokensvc.Service) httpapi.Handler) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	logger := Logger(os.Getenv).With(slog.String("function", name))
-	svc, fresh, err := tokenFunction(context.Background(), os.Getenv, logger)
-	if err != nil {
-		Fatal(logger, name+": startup failed", err)
-	}
-	return httpapi.Adapt(route(svc), fresh, logger)
-}
-
-func tokenFunction(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*tokensvc.Service, auth.Authenticator, error) {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cfg.Require(config.EnvAdminGroup); err != nil {
-		return nil, nil, err
-	}
-	st, err := Store(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return tokensvc.New(st, ServiceConfig(cfg), tokensvc.WithLogger(logger)), FreshCore(cfg, st, logger), nil
-}
 
 // FreshCore is the decision core the token functions re-decide API-token
 // calls with: every decision one strongly consistent read, no JWTs (those

@@ -23,7 +23,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/oidc"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 var benchGroups = auth.Groups{Admin: "lisa-admins", User: "lisa-users", API: "lisa-api-users"}
@@ -31,13 +31,13 @@ var benchGroups = auth.Groups{Admin: "lisa-admins", User: "lisa-users", API: "li
 // BenchmarkDecisionDynamoDB/cred=api-token/cache=miss is figure 2: the decision for
 // an API token with the cache off, so every decision is one strongly
 // consistent GetItem against DynamoDB Local over loopback. reads/op is
-// counted by dynamostore.Counting and must be exactly 1.
+// counted by dynamotest.Counting and must be exactly 1.
 func BenchmarkDecisionDynamoDB(b *testing.B) {
 	b.Run("cred=api-token/cache=miss", func(b *testing.B) {
 		client := dltest.Client(b)
 		table := dltest.TokenTable(b, client)
-		calls := dynamostore.NewCounting(client)
-		st := dynamostore.New(calls, table)
+		calls := dynamotest.NewCounting(client)
+		st := dynamotest.New(calls, table)
 		ctx := context.Background()
 		plain, err := secret.Generate(nil)
 		if err != nil {

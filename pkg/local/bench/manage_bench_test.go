@@ -19,7 +19,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // seedTokens is the table size figure 6 is measured at.
@@ -137,7 +137,7 @@ func seed(b *testing.B, s *stack) {
 			Groups: []string{"lisa-users", "lisa-api-users"},
 		}
 	}
-	if err := dynamostore.New(client, s.TableName).PutBatch(ctx, toks); err != nil {
+	if err := dynamotest.New(client, s.TableName).PutBatch(ctx, toks); err != nil {
 		b.Fatalf("seed %d tokens: %v", seedTokens, err)
 	}
 	b.Cleanup(func() {

@@ -222,7 +222,7 @@ func (r *report) figure2() {
 	r.p("## 2. Decision core, API token, cache miss (DynamoDB Local)")
 	r.p("")
 	r.p("`pkg/local/bench/decision_bench_test.go`. Cache off; each decision is one strongly consistent `GetItem` over loopback,")
-	r.p("counted by `dynamostore.NewCounting` (any other DynamoDB call fails the benchmark).")
+	r.p("counted by `dynamotest.NewCounting` (any other DynamoDB call fails the benchmark).")
 	r.p("")
 	r.p("| benchmark | mean | p50 | p99 | DynamoDB reads per decision | B/op | allocs/op |")
 	r.p("|---|---|---|---|---|---|---|")

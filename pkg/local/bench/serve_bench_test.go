@@ -10,7 +10,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/local/bench"
 	"github.com/llmgw/apitokens/pkg/local/devupstream"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // serveUsers is how many distinct API tokens the load uses: one per worker
@@ -28,7 +28,7 @@ var chatBody = []byte(`{"model":"` + devupstream.ModelEcho + `","messages":[{"ro
 // closed loop of conc workers for BENCH_WINDOW after a short warm-up.
 //
 // ns/op is window time per successful call (1/throughput); reads/op counts
-// the DynamoDB calls per call, as dynamostore.Counting saw them.
+// the DynamoDB calls per call, as dynamotest.Counting saw them.
 func BenchmarkServe(b *testing.B) {
 	w := window(b)
 	on := startStack(b, map[string]string{config.EnvTokenCacheSeconds: "10"})
@@ -41,7 +41,7 @@ func BenchmarkServe(b *testing.B) {
 	type target struct {
 		name, base string
 		creds      []string
-		reads      *dynamostore.Counting
+		reads      *dynamotest.Counting
 	}
 	targets := []target{
 		{"upstream", on.Config.ServeUpstreamURL, []string{on.Config.ServeUpstreamKey}, nil},

@@ -19,7 +19,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/localstack"
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/secret"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // sdk returns an OpenAI Go SDK client for the stack's /v2/serve. With
@@ -202,7 +202,7 @@ func TestServeWithOpenAISDK(t *testing.T) {
 		apiErrorCode(t, err, 401)
 		// Legacy: a plain value in the table.
 		legacy := strings.Repeat("ab12", 32)
-		if err := dynamostore.New(client, s.TableName).PutLegacy(context.Background(), legacy, 0); err != nil {
+		if err := dynamotest.New(client, s.TableName).PutLegacy(context.Background(), legacy, 0); err != nil {
 			t.Fatal(err)
 		}
 		_, err = chat(sdk(s, legacy, false), devupstream.ModelEcho, "legacy")

@@ -20,16 +20,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmgw/apitokens/pkg/apigw"
 	"github.com/llmgw/apitokens/pkg/authorizer"
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/httpapi"
 	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
-	"github.com/llmgw/apitokens/pkg/tokenapi"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
@@ -81,7 +81,7 @@ type Stack struct {
 	Upstream *devupstream.Server
 	// Reads counts the DynamoDB calls made by the gateway's functions and
 	// authorizer, by operation name.
-	Reads *dynamostore.Counting
+	Reads *dynamotest.Counting
 
 	ready    atomic.Bool
 	server   *http.Server
@@ -171,8 +171,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := dynamostore.CreateTable(ctx, client, cfg.TableName); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", cfg.TableName, err)
 	}
-	s.Reads = dynamostore.NewCounting(client)
-	st := dynamostore.New(s.Reads, cfg.TableName)
+	s.Reads = dynamotest.NewCounting(client)
+	st := dynamotest.New(s.Reads, cfg.TableName)
 
 	// Development OIDC issuer.
 	s.Issuer, err = devoidc.New(devoidc.Options{IssuerURL: s.URL + IssuerPath, Audience: cfg.ClientID, GroupsClaim: cfg.JWTGroupsProperty})
@@ -191,11 +191,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := tokensvc.New(st, wire.ServiceConfig(cfg), tokensvc.WithLogger(logger))
+	svc := tokensvc.New(st, apigw.ServiceConfig(cfg), tokensvc.WithLogger(logger))
 	fresh := wire.FreshCore(cfg, st, logger)
 	fns := map[string]ProxyHandler{}
-	for name, h := range tokenapi.Handlers(svc) {
-		fns[name] = ProxyHandler(httpapi.Adapt(h, fresh, logger))
+	for name, h := range apigw.Handlers(svc) {
+		fns[name] = ProxyHandler(apigw.Adapt(h, fresh, logger))
 	}
 	gw := &Gateway{Authorizer: authorizer.New(mgmt, logger), Functions: fns, Logger: logger}
 

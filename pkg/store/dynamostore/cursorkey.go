@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/llmgw/apitokens/pkg/schema"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/internal/item"
 	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
@@ -61,7 +62,7 @@ func (s *Store) loadCursorKey(ctx context.Context) ([]byte, error) {
 	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{
-			schema.AttrToken:     attrS(schema.CursorKeyItem),
+			schema.AttrToken:     item.S(schema.CursorKeyItem),
 			schema.AttrCursorKey: &types.AttributeValueMemberB{Value: key},
 		},
 		ConditionExpression:      aws.String("attribute_not_exists(" + phToken + ")"),
@@ -89,7 +90,7 @@ func (s *Store) loadCursorKey(ctx context.Context) ([]byte, error) {
 func (s *Store) readCursorKey(ctx context.Context) ([]byte, error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{schema.AttrToken: attrS(schema.CursorKeyItem)},
+		Key:            map[string]types.AttributeValue{schema.AttrToken: item.S(schema.CursorKeyItem)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
@@ -51,13 +52,13 @@ func cursorTable(t *testing.T, n int) (*dynamodb.Client, string, []store.Token) 
 	for i := range toks {
 		toks[i] = testToken(fmt.Sprintf("user%d", i), false)
 	}
-	if err := dynamostore.New(client, table).PutBatch(context.Background(), toks); err != nil {
+	if err := dynamotest.New(client, table).PutBatch(context.Background(), toks); err != nil {
 		t.Fatal(err)
 	}
 	return client, table, toks
 }
 
-func firstCursor(t *testing.T, s *dynamostore.Store, opts store.ListOptions) string {
+func firstCursor(t *testing.T, s *dynamotest.Store, opts store.ListOptions) string {
 	t.Helper()
 	page, err := s.List(context.Background(), opts)
 	if err != nil || page.Cursor == "" {
@@ -70,7 +71,7 @@ func firstCursor(t *testing.T, s *dynamostore.Store, opts store.ListOptions) str
 // Lambda instances; a listing may go on at either, page by page.
 func TestCursorSharedAcrossStores(t *testing.T) {
 	client, table, toks := cursorTable(t, 5)
-	stores := []*dynamostore.Store{dynamostore.New(client, table), dynamostore.New(client, table)}
+	stores := []*dynamotest.Store{dynamotest.New(client, table), dynamotest.New(client, table)}
 	ctx := context.Background()
 	seen := map[string]int{}
 	opts := store.ListOptions{Limit: 1}
@@ -104,9 +105,9 @@ func TestCursorKeyCreatedOnce(t *testing.T) {
 	client, table, _ := cursorTable(t, 2)
 	var tries, wins atomic.Int32
 	const n = 10
-	stores := make([]*dynamostore.Store, n)
+	stores := make([]*dynamotest.Store, n)
 	for i := range stores {
-		stores[i] = dynamostore.New(keyPuts{API: client, tries: &tries, wins: &wins}, table)
+		stores[i] = dynamotest.New(keyPuts{API: client, tries: &tries, wins: &wins}, table)
 	}
 	cursors := make([]string, n)
 	errs := make([]error, n)
@@ -149,7 +150,7 @@ func TestCursorKeyCreatedOnce(t *testing.T) {
 func TestCursorKeyReused(t *testing.T) {
 	client, table, _ := cursorTable(t, 3)
 	ctx := context.Background()
-	c := dynamostore.NewCounting(client)
+	c := dynamotest.NewCounting(client)
 	delta := func(f func()) map[string]int {
 		before := c.Counts()
 		f()
@@ -161,7 +162,7 @@ func TestCursorKeyReused(t *testing.T) {
 		}
 		return d
 	}
-	first := dynamostore.New(c, table)
+	first := dynamotest.New(c, table)
 	if d := delta(func() {
 		if page, err := first.List(ctx, store.ListOptions{Limit: 1000}); err != nil || page.Cursor != "" {
 			t.Fatalf("List(Limit: 1000) = %+v, %v", page, err)
@@ -180,7 +181,7 @@ func TestCursorKeyReused(t *testing.T) {
 	if err := dynamostore.CreateTable(ctx, client, table); err != nil {
 		t.Fatalf("CreateTable with the key item in the table: %v", err)
 	}
-	restarted := dynamostore.New(c, table)
+	restarted := dynamotest.New(c, table)
 	if d := delta(func() {
 		if _, err := restarted.List(ctx, store.ListOptions{Limit: 1, Cursor: cur}); err != nil {
 			t.Fatalf("a new Store refused a cursor issued before it: %v", err)
@@ -196,19 +197,19 @@ func TestCursorKeyReused(t *testing.T) {
 func TestCursorKeyDeleted(t *testing.T) {
 	client, table, _ := cursorTable(t, 3)
 	ctx := context.Background()
-	old := firstCursor(t, dynamostore.New(client, table), store.ListOptions{Limit: 1})
+	old := firstCursor(t, dynamotest.New(client, table), store.ListOptions{Limit: 1})
 	if _, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(table),
 		Key:       map[string]types.AttributeValue{schema.AttrToken: &types.AttributeValueMemberS{Value: schema.CursorKeyItem}},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s := dynamostore.New(client, table)
+	s := dynamotest.New(client, table)
 	if _, err := s.List(ctx, store.ListOptions{Limit: 1, Cursor: old}); !errors.Is(err, store.ErrBadCursor) {
 		t.Errorf("cursor under the deleted key: %v, want ErrBadCursor", err)
 	}
 	fresh := firstCursor(t, s, store.ListOptions{Limit: 1})
-	if _, err := dynamostore.New(client, table).List(ctx, store.ListOptions{Limit: 1, Cursor: fresh}); err != nil {
+	if _, err := dynamotest.New(client, table).List(ctx, store.ListOptions{Limit: 1, Cursor: fresh}); err != nil {
 		t.Errorf("cursor under the new key at another Store: %v", err)
 	}
 }
@@ -223,7 +224,7 @@ func TestCursorKeyMalformed(t *testing.T) {
 		schema.AttrToken:     &types.AttributeValueMemberS{Value: schema.CursorKeyItem},
 		schema.AttrCursorKey: &types.AttributeValueMemberS{Value: "not a key"},
 	})
-	s := dynamostore.New(client, table)
+	s := dynamotest.New(client, table)
 	sealed := otherSealer(t).Seal([]byte(`{}`), cursorseal.Listing("all", ""))
 	for name, opts := range map[string]store.ListOptions{
 		"issuing a cursor": {Limit: 1},
@@ -249,7 +250,7 @@ func TestEveryReservedPrefixHidden(t *testing.T) {
 	ctx := context.Background()
 	other := "CONFIG#something-later"
 	putRaw(t, client, table, map[string]types.AttributeValue{schema.AttrToken: &types.AttributeValueMemberS{Value: other}})
-	s := dynamostore.New(client, table)
+	s := dynamotest.New(client, table)
 	if _, err := s.GetLegacy(ctx, secret.LegacyID(other)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetLegacy(id of %s): %v, want ErrNotFound", other, err)
 	}
@@ -292,7 +293,7 @@ func TestUnreachableCursorKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := dynamostore.New(client, "missing")
+	s := dynamotest.New(client, "missing")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	sealer := otherSealer(t)

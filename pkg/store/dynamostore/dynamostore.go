@@ -46,6 +46,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/internal/item"
 	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
@@ -67,7 +68,6 @@ type API interface {
 // use; its only mutable state is the cursor key, loaded once (cursorkey.go).
 type Store struct {
 	api   API // bounded: every request has a deadline
-	raw   API // as given, for the test-only batch writer
 	table string
 
 	keyMu  sync.Mutex
@@ -84,7 +84,7 @@ func New(api API, tableName string) *Store {
 
 // NewWithTimeout is New with another bound per request (tests).
 func NewWithTimeout(api API, tableName string, d time.Duration) *Store {
-	return &Store{api: bounded{API: api, d: d}, raw: api, table: tableName}
+	return &Store{api: bounded{API: api, d: d}, table: tableName}
 }
 
 // Expression placeholders. "token" and "name" are DynamoDB reserved words,
@@ -122,7 +122,7 @@ const transactAttempts = 8
 // then exists but its secret was never shown, so it is unusable and harmless.
 // Non-system creates are transactions, which the SDK retries idempotently.
 func (s *Store) Create(ctx context.Context, t store.Token) error {
-	if err := validateNew(t); err != nil {
+	if err := item.ValidateNew(t); err != nil {
 		return fmt.Errorf("dynamostore: create: %w", err)
 	}
 	if n, err := s.countUUID(ctx, t.UUID); err != nil {
@@ -136,7 +136,7 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 	if t.IsSystem {
 		_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:                aws.String(s.table),
-			Item:                     encodeToken(t),
+			Item:                     item.Encode(t),
 			ConditionExpression:      notExists,
 			ExpressionAttributeNames: names,
 		})
@@ -152,11 +152,11 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName: aws.String(s.table), Item: encodeToken(t),
+			TableName: aws.String(s.table), Item: item.Encode(t),
 			ConditionExpression: notExists, ExpressionAttributeNames: names,
 		}},
 		{Put: &types.Put{
-			TableName: aws.String(s.table), Item: guardItem(t.Username, t.UUID, t.Hash),
+			TableName: aws.String(s.table), Item: item.Guard(t.Username, t.UUID, t.Hash),
 			ConditionExpression: notExists, ExpressionAttributeNames: names,
 		}},
 	}
@@ -195,7 +195,7 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 // concurrent create is never removed. Guards written before guardHash
 // existed are left alone (nothing proves them stale).
 func (s *Store) reclaimStaleGuard(ctx context.Context, username string) (bool, error) {
-	key := map[string]types.AttributeValue{schema.AttrToken: attrS(schema.GuardKey(username))}
+	key := map[string]types.AttributeValue{schema.AttrToken: item.S(schema.GuardKey(username))}
 	g, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, fmt.Errorf("read guard: %w", err)
@@ -206,7 +206,7 @@ func (s *Store) reclaimStaleGuard(ctx context.Context, username string) (bool, e
 	}
 	tok, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{schema.AttrToken: attrS(h.Value)},
+		Key: map[string]types.AttributeValue{schema.AttrToken: item.S(h.Value)},
 	})
 	if err != nil {
 		return false, fmt.Errorf("read guarded token: %w", err)
@@ -218,7 +218,7 @@ func (s *Store) reclaimStaleGuard(ctx context.Context, username string) (bool, e
 		TableName: aws.String(s.table), Key: key,
 		ConditionExpression:       aws.String("#gh = :h"),
 		ExpressionAttributeNames:  map[string]string{"#gh": schema.AttrGuardHash},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": attrS(h.Value)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": item.S(h.Value)},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -230,22 +230,6 @@ func (s *Store) reclaimStaleGuard(ctx context.Context, username string) (bool, e
 	return true, nil
 }
 
-// validateNew refuses tokens that would corrupt the table. These are
-// programming errors, deliberately not sentinels.
-func validateNew(t store.Token) error {
-	switch {
-	case t.Legacy:
-		return errors.New("legacy items cannot be created")
-	case t.Hash == "" || schema.IsReservedKey(t.Hash):
-		return errors.New("token hash is empty or a reserved key")
-	case t.UUID == "":
-		return errors.New("token UUID is empty")
-	case t.Username == "":
-		return errors.New("username is empty")
-	}
-	return nil
-}
-
 // countUUID counts the items in tokenUUID-index with that UUID.
 func (s *Store) countUUID(ctx context.Context, uuid string) (int32, error) {
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
@@ -253,7 +237,7 @@ func (s *Store) countUUID(ctx context.Context, uuid string) (int32, error) {
 		IndexName:                 aws.String(schema.IndexTokenUUID),
 		KeyConditionExpression:    aws.String(phUUID + " = :u"),
 		ExpressionAttributeNames:  map[string]string{phUUID: schema.AttrTokenUUID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": attrS(uuid)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": item.S(uuid)},
 		Select:                    types.SelectCount,
 	})
 	if err != nil {
@@ -271,7 +255,7 @@ func (s *Store) GetByHash(ctx context.Context, hash string) (store.Token, error)
 	}
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{schema.AttrToken: attrS(hash)},
+		Key:            map[string]types.AttributeValue{schema.AttrToken: item.S(hash)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -280,7 +264,7 @@ func (s *Store) GetByHash(ctx context.Context, hash string) (store.Token, error)
 	if len(out.Item) == 0 {
 		return store.Token{}, fmt.Errorf("dynamostore: get by hash: %w", store.ErrNotFound)
 	}
-	return decodeToken(out.Item)
+	return item.Decode(out.Item)
 }
 
 // GetByUUID implements store.Store: a Query of tokenUUID-index by its key,
@@ -296,7 +280,7 @@ func (s *Store) GetByUUID(ctx context.Context, uuid string) (store.Token, error)
 		IndexName:                 aws.String(schema.IndexTokenUUID),
 		KeyConditionExpression:    aws.String(phUUID + " = :u"),
 		ExpressionAttributeNames:  map[string]string{phUUID: schema.AttrTokenUUID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": attrS(uuid)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": item.S(uuid)},
 	}
 	var items []map[string]types.AttributeValue
 	for {
@@ -314,7 +298,7 @@ func (s *Store) GetByUUID(ctx context.Context, uuid string) (store.Token, error)
 	case 0:
 		return store.Token{}, fmt.Errorf("dynamostore: get by uuid %s: %w", uuid, store.ErrNotFound)
 	case 1:
-		return decodeToken(items[0])
+		return item.Decode(items[0])
 	default:
 		return store.Token{}, fmt.Errorf("dynamostore: get by uuid %s: %d items share this tokenUUID", uuid, len(items))
 	}
@@ -342,10 +326,10 @@ func (s *Store) GetLegacy(ctx context.Context, id string) (store.Token, error) {
 		if err != nil {
 			return store.Token{}, fmt.Errorf("dynamostore: get legacy %s: %w", id, err)
 		}
-		for _, item := range out.Items {
-			k, ok := item[schema.AttrToken].(*types.AttributeValueMemberS)
+		for _, it := range out.Items {
+			k, ok := it[schema.AttrToken].(*types.AttributeValueMemberS)
 			if ok && !schema.IsReservedKey(k.Value) && secret.LegacyID(k.Value) == id {
-				return decodeToken(item)
+				return item.Decode(it)
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
@@ -377,7 +361,7 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 		return fmt.Errorf("dynamostore: delete: %w", store.ErrNotFound)
 	}
 	ref := t.UUID
-	key := map[string]types.AttributeValue{schema.AttrToken: attrS(t.Hash)}
+	key := map[string]types.AttributeValue{schema.AttrToken: item.S(t.Hash)}
 	// DynamoDB rejects unused placeholders, so each condition brings
 	// exactly its own names and values.
 	var (
@@ -395,11 +379,11 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 	case t.IsSystem:
 		cond = phUUID + " = :uuid AND " + phSystem + " = :true"
 		names = map[string]string{phUUID: schema.AttrTokenUUID, phSystem: schema.AttrIsSystemToken}
-		values = map[string]types.AttributeValue{":uuid": attrS(t.UUID), ":true": &types.AttributeValueMemberBOOL{Value: true}}
+		values = map[string]types.AttributeValue{":uuid": item.S(t.UUID), ":true": &types.AttributeValueMemberBOOL{Value: true}}
 	default:
 		cond = phUUID + " = :uuid"
 		names = map[string]string{phUUID: schema.AttrTokenUUID}
-		values = map[string]types.AttributeValue{":uuid": attrS(t.UUID)}
+		values = map[string]types.AttributeValue{":uuid": item.S(t.UUID)}
 	}
 	deleteOne := func() error {
 		_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
@@ -430,10 +414,10 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 		}},
 		{Delete: &types.Delete{
 			TableName:                 aws.String(s.table),
-			Key:                       map[string]types.AttributeValue{schema.AttrToken: attrS(schema.GuardKey(t.Username))},
+			Key:                       map[string]types.AttributeValue{schema.AttrToken: item.S(schema.GuardKey(t.Username))},
 			ConditionExpression:       aws.String("attribute_not_exists(" + phToken + ") OR " + phGuardFor + " = :uuid"),
 			ExpressionAttributeNames:  map[string]string{phToken: schema.AttrToken, phGuardFor: schema.AttrGuardFor},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":uuid": attrS(t.UUID)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":uuid": item.S(t.UUID)},
 		}},
 	})
 	switch {
@@ -447,35 +431,6 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 	default:
 		return fmt.Errorf("dynamostore: delete %s: %w", ref, err)
 	}
-}
-
-// PutLegacy writes a legacy item exactly as seed 001's AWS CLI command
-// does: {"token": value} plus "tokenExpiration" when expiration is not 0.
-// It is test support (storetest.LegacyInserter, end-to-end fixtures), not
-// part of the store contract. Unlike the CLI it refuses to overwrite an
-// existing item (ErrExists) or to write a reserved key.
-func (s *Store) PutLegacy(ctx context.Context, value string, expiration int64) error {
-	if value == "" || schema.IsReservedKey(value) {
-		return errors.New("dynamostore: put legacy: value is empty or a reserved key")
-	}
-	item := map[string]types.AttributeValue{schema.AttrToken: attrS(value)}
-	if expiration != 0 {
-		item[schema.AttrTokenExpiration] = attrN(expiration)
-	}
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.table),
-		Item:                     item,
-		ConditionExpression:      aws.String("attribute_not_exists(" + phToken + ")"),
-		ExpressionAttributeNames: map[string]string{phToken: schema.AttrToken},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("dynamostore: put legacy %s: %w", secret.LegacyID(value), store.ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("dynamostore: put legacy %s: %w", secret.LegacyID(value), err)
-	}
-	return nil
 }
 
 // transact runs a write transaction. When DynamoDB cancels it only because
@@ -526,7 +481,7 @@ func notReservedFilter() (string, map[string]types.AttributeValue) {
 	for i, p := range schema.ReservedPrefixes() {
 		ph := fmt.Sprintf(":reserved%d", i)
 		conds = append(conds, "NOT begins_with("+phToken+", "+ph+")")
-		values[ph] = attrS(p)
+		values[ph] = item.S(p)
 	}
 	return strings.Join(conds, " AND "), values
 }

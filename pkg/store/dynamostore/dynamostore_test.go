@@ -22,6 +22,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 	"github.com/llmgw/apitokens/pkg/store/storetest"
 )
 
@@ -29,14 +30,14 @@ func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
 
 func newStore(t *testing.T) store.Store {
 	client := dltest.Client(t)
-	return dynamostore.New(client, dltest.TokenTable(t, client))
+	return dynamotest.New(client, dltest.TokenTable(t, client))
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 // inspecting records the last GetItem and Query inputs on top of counting.
 type inspecting struct {
-	*dynamostore.Counting
+	*dynamotest.Counting
 	mu        sync.Mutex
 	lastGet   *dynamodb.GetItemInput
 	lastQuery *dynamodb.QueryInput
@@ -56,20 +57,20 @@ func (c *inspecting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...fu
 	return c.Counting.Query(ctx, in, o...)
 }
 
-func newCounting(t *testing.T) (*dynamostore.Store, *dynamostore.Counting, *dynamodb.Client, string) {
+func newCounting(t *testing.T) (*dynamotest.Store, *dynamotest.Counting, *dynamodb.Client, string) {
 	client := dltest.Client(t)
 	table := dltest.TokenTable(t, client)
-	c := dynamostore.NewCounting(client)
-	return dynamostore.New(c, table), c, client, table
+	c := dynamotest.NewCounting(client)
+	return dynamotest.New(c, table), c, client, table
 }
 
 func TestLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large listing skipped in -short mode")
 	}
-	var c *dynamostore.Counting
+	var c *dynamotest.Counting
 	storetest.RunLarge(t, func(t *testing.T) store.Store {
-		var s *dynamostore.Store
+		var s *dynamotest.Store
 		s, c, _, _ = newCounting(t)
 		return s
 	}, 3000)
@@ -122,8 +123,8 @@ func TestListCrossesResponseSizeLimit(t *testing.T) {
 // of the index by key without Limit.
 func TestReadsPerOperation(t *testing.T) {
 	client := dltest.Client(t)
-	c := &inspecting{Counting: dynamostore.NewCounting(client)}
-	s := dynamostore.New(c, dltest.TokenTable(t, client))
+	c := &inspecting{Counting: dynamotest.NewCounting(client)}
+	s := dynamotest.New(c, dltest.TokenTable(t, client))
 	ctx := context.Background()
 	tok := testToken("alice", false)
 	if err := s.Create(ctx, tok); err != nil {
@@ -167,7 +168,7 @@ func TestUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := dynamostore.New(client, "missing")
+	s := dynamotest.New(client, "missing")
 	tok := testToken("alice", false)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/internal/item"
 	"github.com/llmgw/apitokens/pkg/store/internal/cursorseal"
 )
 
@@ -98,7 +99,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 	if c.Key != nil {
 		esk = make(map[string]types.AttributeValue, len(c.Key))
 		for k, v := range c.Key {
-			esk[k] = attrS(v)
+			esk[k] = item.S(v)
 		}
 	}
 	out := []store.Token{}
@@ -122,8 +123,8 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions) (store.Page, e
 		}
 		scanned += int64(n)
 		returned += int64(len(items))
-		for _, item := range items {
-			tok, err := decodeToken(item)
+		for _, it := range items {
+			tok, err := item.Decode(it)
 			if err != nil {
 				return store.Page{}, fmt.Errorf("dynamostore: list: %w", err)
 			}
@@ -179,7 +180,7 @@ func (s *Store) listRequest(ctx context.Context, username string, esk map[string
 		IndexName:                 aws.String(schema.IndexUsername),
 		KeyConditionExpression:    aws.String(phUsername + " = :u"),
 		ExpressionAttributeNames:  map[string]string{phUsername: schema.AttrUsername},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": attrS(username)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": item.S(username)},
 		Limit:                     aws.Int32(limit),
 		ExclusiveStartKey:         esk,
 	})

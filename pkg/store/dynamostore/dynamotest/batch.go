@@ -1,4 +1,4 @@
-package dynamostore
+package dynamotest
 
 import (
 	"context"
@@ -11,7 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/llmgw/apitokens/pkg/schema"
+	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/internal/item"
 )
 
 // batchWriter is implemented by *dynamodb.Client. It is not part of API
@@ -30,20 +33,20 @@ type batchWriter interface {
 func (s *Store) PutBatch(ctx context.Context, toks []store.Token) error {
 	var reqs []types.WriteRequest
 	for _, t := range toks {
-		if err := validateNew(t); err != nil {
-			return fmt.Errorf("dynamostore: put batch: %w", err)
+		if err := item.ValidateNew(t); err != nil {
+			return fmt.Errorf("dynamotest: put batch: %w", err)
 		}
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: encodeToken(t)}})
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item.Encode(t)}})
 		if !t.IsSystem {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: guardItem(t.Username, t.UUID, t.Hash)}})
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item.Guard(t.Username, t.UUID, t.Hash)}})
 		}
 	}
-	bw, ok := s.raw.(batchWriter)
+	bw, ok := s.api.(batchWriter)
 	if !ok {
 		// A wrapped client without BatchWriteItem: one PutItem each.
 		for _, r := range reqs {
 			if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: r.PutRequest.Item}); err != nil {
-				return fmt.Errorf("dynamostore: put batch: %w", err)
+				return fmt.Errorf("dynamotest: put batch: %w", err)
 			}
 		}
 		return nil
@@ -83,12 +86,12 @@ func (s *Store) PutBatch(ctx context.Context, toks []store.Token) error {
 func (s *Store) writeChunk(ctx context.Context, bw batchWriter, chunk []types.WriteRequest) error {
 	for attempt := 0; len(chunk) > 0; attempt++ {
 		if attempt == 10 {
-			return errors.New("dynamostore: put batch: items left unprocessed after 10 attempts")
+			return errors.New("dynamotest: put batch: items left unprocessed after 10 attempts")
 		}
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("dynamostore: put batch: %w", ctx.Err())
+				return fmt.Errorf("dynamotest: put batch: %w", ctx.Err())
 			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
 			}
 		}
@@ -96,9 +99,38 @@ func (s *Store) writeChunk(ctx context.Context, bw batchWriter, chunk []types.Wr
 			RequestItems: map[string][]types.WriteRequest{s.table: chunk},
 		})
 		if err != nil {
-			return fmt.Errorf("dynamostore: put batch: %w", err)
+			return fmt.Errorf("dynamotest: put batch: %w", err)
 		}
 		chunk = out.UnprocessedItems[s.table]
+	}
+	return nil
+}
+
+// PutLegacy writes a legacy item exactly as an admin's
+// `aws dynamodb put-item` of a plain-text token does: {"token": value} plus "tokenExpiration" when expiration is not 0.
+// It is test support (storetest.LegacyInserter, end-to-end fixtures), not
+// part of the store contract. Unlike the CLI it refuses to overwrite an
+// existing item (ErrExists) or to write a reserved key.
+func (s *Store) PutLegacy(ctx context.Context, value string, expiration int64) error {
+	if value == "" || schema.IsReservedKey(value) {
+		return errors.New("dynamotest: put legacy: value is empty or a reserved key")
+	}
+	it := map[string]types.AttributeValue{schema.AttrToken: item.S(value)}
+	if expiration != 0 {
+		it[schema.AttrTokenExpiration] = item.N(expiration)
+	}
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(" + "#tk" + ")"),
+		ExpressionAttributeNames: map[string]string{"#tk": schema.AttrToken},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("dynamotest: put legacy %s: %w", secret.LegacyID(value), store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamotest: put legacy %s: %w", secret.LegacyID(value), err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package dynamostore
+package dynamotest
 
 import (
 	"context"
@@ -7,22 +7,24 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/llmgw/apitokens/pkg/store/dynamostore"
 )
 
-// Counting is an API that counts the calls it passes on, by operation name
+// Counting is a dynamostore.API that counts the calls it passes on, by operation name
 // ("GetItem", "Query", "Scan", ...). Tests use it to prove read patterns
 // (a cached authorization makes no GetItem; GetByUUID never scans), and the
 // local stack exposes it for the same checks end to end.
 type Counting struct {
-	API
+	dynamostore.API
 	mu     sync.Mutex
 	counts map[string]int
 }
 
-var _ API = (*Counting)(nil)
+var _ dynamostore.API = (*Counting)(nil)
 
 // NewCounting wraps api.
-func NewCounting(api API) *Counting { return &Counting{API: api, counts: map[string]int{}} }
+func NewCounting(api dynamostore.API) *Counting { return &Counting{API: api, counts: map[string]int{}} }
 
 // Counts returns a snapshot of the calls so far.
 func (c *Counting) Counts() map[string]int {
@@ -74,12 +76,12 @@ func (c *Counting) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 }
 
 // BatchWriteItem counts and forwards, so that PutBatch stays batched
-// through a Counting. It fails if the wrapped API cannot batch.
+// through a Counting. It fails if the wrapped dynamostore.API cannot batch.
 func (c *Counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	c.count("BatchWriteItem")
 	bw, ok := c.API.(batchWriter)
 	if !ok {
-		return nil, errors.New("dynamostore: the wrapped API has no BatchWriteItem")
+		return nil, errors.New("dynamostore: the wrapped dynamostore.API has no BatchWriteItem")
 	}
 	return bw.BatchWriteItem(ctx, in, optFns...)
 }

@@ -1,4 +1,4 @@
-package tokenapi_test
+package apigw_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/store"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 	"github.com/llmgw/apitokens/pkg/store/memstore"
 )
 
@@ -18,8 +18,8 @@ var memoryBackend = backend{name: "memory", new: func(t *testing.T) (store.Store
 
 var dynamoBackend = backend{name: "dynamodb-local", new: func(t *testing.T) (store.Store, func() map[string]int) {
 	client := dltest.Client(t)
-	c := dynamostore.NewCounting(client)
-	return dynamostore.New(c, dltest.TokenTable(t, client)), c.Counts
+	c := dynamotest.NewCounting(client)
+	return dynamotest.New(c, dltest.TokenTable(t, client)), c.Counts
 }}
 
 func TestBehaviourMemory(t *testing.T)   { runBehaviour(t, memoryBackend) }

@@ -1,8 +1,10 @@
-// Package httpapi adapts API Gateway REST proxy events to the token
-// service: it reads the caller from the authorizer context, limits and
-// decodes bodies, and writes every answer as JSON, errors through the one
-// status table in apierr. The functions under functions/ are thin uses of it.
-package httpapi
+// Package apigw is the API Gateway adapter of the token API: it turns REST
+// proxy events into calls of the token service (reading the caller from the
+// authorizer context and deciding API-token calls afresh, limiting and
+// decoding bodies) and writes every answer as JSON, errors through the one
+// status table in apierr. Each function under functions/ is one line of it,
+// and the local gateway serves the same handlers.
+package apigw
 
 import (
 	"bytes"

@@ -1,4 +1,6 @@
-package dynamostore
+// Package item encodes and decodes the token table's items: one spelling of
+// each attribute, shared by the store and its test support.
+package item
 
 import (
 	"errors"
@@ -17,59 +19,61 @@ import (
 // package: eight attributes do not justify another module, and spelling each
 // one through pkg/schema keeps every attribute name in one place.
 
-func attrS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+// S is a string attribute.
+func S(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
-func attrN(n int64) types.AttributeValue {
+// N is a number attribute.
+func N(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-// encodeToken is the item for a new (non-legacy) token. Every attribute is
+// Encode is the item for a new (non-legacy) token. Every attribute is
 // written, empty strings and an empty group list included, so that an item
 // read back is the token that was written.
-func encodeToken(t store.Token) map[string]types.AttributeValue {
+func Encode(t store.Token) map[string]types.AttributeValue {
 	groups := make([]types.AttributeValue, len(t.Groups))
 	for i, g := range t.Groups {
-		groups[i] = attrS(g)
+		groups[i] = S(g)
 	}
 	return map[string]types.AttributeValue{
-		schema.AttrToken:           attrS(t.Hash),
-		schema.AttrTokenUUID:       attrS(t.UUID),
-		schema.AttrUsername:        attrS(t.Username),
-		schema.AttrCreatedBy:       attrS(t.CreatedBy),
-		schema.AttrCreatedVia:      attrS(t.CreatedVia),
-		schema.AttrCreatedDate:     attrN(t.CreatedDate),
-		schema.AttrTokenExpiration: attrN(t.Expiration),
-		schema.AttrName:            attrS(t.Name),
+		schema.AttrToken:           S(t.Hash),
+		schema.AttrTokenUUID:       S(t.UUID),
+		schema.AttrUsername:        S(t.Username),
+		schema.AttrCreatedBy:       S(t.CreatedBy),
+		schema.AttrCreatedVia:      S(t.CreatedVia),
+		schema.AttrCreatedDate:     N(t.CreatedDate),
+		schema.AttrTokenExpiration: N(t.Expiration),
+		schema.AttrName:            S(t.Name),
 		schema.AttrGroups:          &types.AttributeValueMemberL{Value: groups},
 		schema.AttrIsSystemToken:   &types.AttributeValueMemberBOOL{Value: t.IsSystem},
 	}
 }
 
-// guardItem reserves username's single non-system slot for the token
+// Guard reserves username's single non-system slot for the token
 // tokenUUID, whose partition key is tokenHash. It
 // deliberately has no username or tokenUUID attribute, so it never appears
 // in either index.
-func guardItem(username, tokenUUID, tokenHash string) map[string]types.AttributeValue {
+func Guard(username, tokenUUID, tokenHash string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		schema.AttrToken:     attrS(schema.GuardKey(username)),
-		schema.AttrGuardFor:  attrS(tokenUUID),
-		schema.AttrGuardHash: attrS(tokenHash),
+		schema.AttrToken:     S(schema.GuardKey(username)),
+		schema.AttrGuardFor:  S(tokenUUID),
+		schema.AttrGuardHash: S(tokenHash),
 	}
 }
 
-// decodeToken turns an item into a Token. An item without tokenUUID is a
+// Decode turns an item into a Token. An item without tokenUUID is a
 // legacy item (seed 001). Items written by hand may carry unexpected types;
 // numbers are read leniently, anything else unreadable is an error that names
 // the item by UUID or legacy id, never by its key (a legacy key is a secret).
-func decodeToken(item map[string]types.AttributeValue) (store.Token, error) {
+func Decode(item map[string]types.AttributeValue) (store.Token, error) {
 	key, ok := item[schema.AttrToken].(*types.AttributeValueMemberS)
 	if !ok || key.Value == "" {
-		return store.Token{}, errors.New("dynamostore: item without a string token key")
+		return store.Token{}, errors.New("item without a string token key")
 	}
 	t := store.Token{Hash: key.Value, Groups: []string{}}
 	uuid, err := optS(item, schema.AttrTokenUUID)
 	if err != nil {
-		return store.Token{}, fmt.Errorf("dynamostore: item %s: %w", secret.LegacyID(key.Value), err)
+		return store.Token{}, fmt.Errorf("item %s: %w", secret.LegacyID(key.Value), err)
 	}
 	t.UUID = uuid
 	t.Legacy = uuid == ""
@@ -78,7 +82,7 @@ func decodeToken(item map[string]types.AttributeValue) (store.Token, error) {
 		ref = secret.LegacyID(key.Value)
 	}
 	fail := func(err error) (store.Token, error) {
-		return store.Token{}, fmt.Errorf("dynamostore: item %s: %w", ref, err)
+		return store.Token{}, fmt.Errorf("item %s: %w", ref, err)
 	}
 	if t.Username, err = optS(item, schema.AttrUsername); err != nil {
 		return fail(err)
@@ -157,4 +161,20 @@ func optN(item map[string]types.AttributeValue, name string) (int64, error) {
 		return 0, fmt.Errorf("%s is not a number", name)
 	}
 	return int64(f), nil
+}
+
+// ValidateNew refuses tokens that would corrupt the table. These are
+// programming errors, deliberately not sentinels.
+func ValidateNew(t store.Token) error {
+	switch {
+	case t.Legacy:
+		return errors.New("legacy items cannot be created")
+	case t.Hash == "" || schema.IsReservedKey(t.Hash):
+		return errors.New("token hash is empty or a reserved key")
+	case t.UUID == "":
+		return errors.New("token UUID is empty")
+	case t.Username == "":
+		return errors.New("username is empty")
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package tokenapi_test
+package apigw_test
 
 import (
 	"context"
@@ -16,13 +16,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/llmgw/apitokens/pkg/apigw"
 	"github.com/llmgw/apitokens/pkg/auth"
-	"github.com/llmgw/apitokens/pkg/httpapi"
 	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/storetest"
-	"github.com/llmgw/apitokens/pkg/tokenapi"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
 )
 
@@ -69,8 +68,8 @@ func newEnv(t *testing.T, st store.Store, mutate ...func(*tokensvc.Config)) *env
 	clock := func() time.Time { return e.now }
 	e.authn = auth.NewCore(auth.Options{Tokens: st, Groups: groups, FreshTokens: true, Now: clock, Logger: logger})
 	fresh := auth.NewCore(auth.Options{Tokens: st, Groups: groups, FreshTokens: true, Now: clock, Logger: logger})
-	for name, h := range tokenapi.Handlers(svc) {
-		e.fns[name] = httpapi.Adapt(h, fresh, logger)
+	for name, h := range apigw.Handlers(svc) {
+		e.fns[name] = apigw.Adapt(h, fresh, logger)
 	}
 	t.Cleanup(e.checkNoSecretLeaked)
 	return e

@@ -1,4 +1,4 @@
-package tokenapi_test
+package apigw_test
 
 import (
 	"encoding/base64"

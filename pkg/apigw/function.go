@@ -1,0 +1,59 @@
+package apigw
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/tokensvc"
+	"github.com/llmgw/apitokens/pkg/wire"
+)
+
+// Function builds the Lambda handler of the token route name (a routes.Fn*
+// name) from the environment, exiting with a logged init error if that
+// fails. It is all a token function's main does besides lambda.Start.
+func Function(name string) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	logger := wire.Logger(os.Getenv).With(slog.String("function", name))
+	svc, fresh, err := build(context.Background(), os.Getenv, logger)
+	if err != nil {
+		wire.Fatal(logger, name+": startup failed", err)
+	}
+	h, ok := Handlers(svc)[name]
+	if !ok {
+		wire.Fatal(logger, name+": startup failed", errUnknownRoute(name))
+	}
+	return Adapt(h, fresh, logger)
+}
+
+type errUnknownRoute string
+
+func (e errUnknownRoute) Error() string { return "no token route named " + string(e) }
+
+func build(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*tokensvc.Service, auth.Authenticator, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.Require(config.EnvAdminGroup); err != nil {
+		return nil, nil, err
+	}
+	st, err := wire.Store(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tokensvc.New(st, ServiceConfig(cfg), tokensvc.WithLogger(logger)), wire.FreshCore(cfg, st, logger), nil
+}
+
+// ServiceConfig extracts the token service rules from cfg.
+func ServiceConfig(cfg config.Config) tokensvc.Config {
+	return tokensvc.Config{
+		Groups:           cfg.Groups,
+		DefaultTokenDays: cfg.DefaultTokenDays,
+		MaxTokenDays:     cfg.MaxTokenDays,
+		AllowUserManaged: cfg.AllowUserManaged,
+	}
+}
