@@ -169,9 +169,11 @@ func newLambdaRole(scope constructs.Construct, id, purpose string) awsiam.Role {
 // values are left out, so the binaries apply their own defaults.
 func baseEnv(cfg *Config, tt tokenTable) map[string]string {
 	a := cfg.AuthConfig
+	// AUTHORITY is compared with the tokens' "iss" exactly: Auth0 and Entra
+	// ID v1 issuers end in "/", and trimming it would refuse every JWT.
 	env := map[string]string{
 		config.EnvTableName:         *tt.Table.TableName(),
-		config.EnvAuthority:         strings.TrimRight(a.Authority, "/"),
+		config.EnvAuthority:         a.Authority,
 		config.EnvClientID:          a.ClientID,
 		config.EnvAdminGroup:        a.AdminGroup,
 		config.EnvUserGroup:         a.UserGroup,

@@ -55,6 +55,18 @@ serve:
     claude: [lisa-api-users, lisa-admins]
 `
 
+// Issuers whose identifier ends in "/": AUTHORITY must keep it, since the
+// tokens' "iss" is compared exactly.
+const (
+	auth0Authority   = "https://tenant.auth0.com/"
+	entraV1Authority = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/"
+)
+
+// withAuthority replaces baseYAML's authConfig.authority.
+func withAuthority(yaml, authority string) string {
+	return strings.Replace(yaml, "authority: https://idp.example.com/realms/lisa", "authority: "+authority, 1)
+}
+
 var variants = map[string]string{
 	// A new VPC and ALB with HTTPS, everything created.
 	"default": baseYAML + `
@@ -67,8 +79,8 @@ network:
   certificateArn: ` + testCertARN + `
 `,
 	// Role override by name, no certificate, API Gateway caching on, a
-	// destroyable test stage.
-	"override": baseYAML + `
+	// destroyable test stage, an Auth0 issuer (its "iss" ends in "/").
+	"override": withAuthority(baseYAML, auth0Authority) + `
 removalPolicy: destroy
 roles:
   ApiTokensApiRole: CustomApiTokensRole
@@ -77,8 +89,9 @@ apiTokens:
 network:
   allowedCidrs: [10.0.0.0/8]
 `,
-	// A rule on an existing HTTPS listener; role override by ARN.
-	"listener": baseYAML + `
+	// A rule on an existing HTTPS listener; role override by ARN; an
+	// Entra ID v1 issuer (its "iss" ends in "/").
+	"listener": withAuthority(baseYAML, entraV1Authority) + `
 roles:
   ApiTokensApiRole: arn:aws:iam::123456789012:role/CustomApiTokensRole
 network:
@@ -460,6 +473,19 @@ func TestEnvironment(t *testing.T) {
 		// Secrets travel by ARN only.
 		if _, ok := got[config.EnvServeUpstreamKey]; ok {
 			t.Errorf("%s: %s must never be set in the template", name, config.EnvServeUpstreamKey)
+		}
+	}
+}
+
+// TestAuthorityIsPassedVerbatim: a trailing "/" is part of some issuers'
+// identifiers (Auth0, Entra ID v1); dropping it would refuse every JWT.
+func TestAuthorityIsPassedVerbatim(t *testing.T) {
+	for v, want := range map[string]string{"default": "https://idp.example.com/realms/lisa", "override": auth0Authority, "listener": entraV1Authority} {
+		s := synth(t, v)
+		for name := range s.stack.Functions.ByName {
+			if got := s.envOf(name)[config.EnvAuthority]; got != want {
+				t.Errorf("%s: %s has %s = %q, want %q exactly as configured", v, name, config.EnvAuthority, got, want)
+			}
 		}
 	}
 }
