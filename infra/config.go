@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -97,6 +98,10 @@ type Serve struct {
 	UpstreamURL             string `yaml:"upstreamUrl"`
 	UpstreamAPIKeySecretARN string `yaml:"upstreamApiKeySecretArn"`
 	UpstreamTimeoutSeconds  int    `yaml:"upstreamTimeoutSeconds"`
+	// AllowInsecureUpstream accepts a plain-http upstreamUrl whose host is
+	// not loopback: the upstream's API key and every prompt then cross
+	// that network in clear text.
+	AllowInsecureUpstream bool `yaml:"allowInsecureUpstream"`
 	// ModelPermissions maps a model id to the groups allowed to use it.
 	ModelPermissions map[string][]string `yaml:"modelPermissions"`
 }
@@ -383,6 +388,8 @@ func (c *Config) validate() error {
 			bad("serve.upstreamUrl", "%q must be an absolute http(s) URL without query, e.g. https://litellm.example.com/v1", s.UpstreamURL)
 		} else if u.User != nil {
 			bad("serve.upstreamUrl", "must not contain credentials; use serve.upstreamApiKeySecretArn")
+		} else if insecureUpstream(u) && !s.AllowInsecureUpstream {
+			bad("serve.upstreamUrl", "%q is plain http to a host that is not loopback: the upstream's API key and every prompt would cross the network in clear text; use https, or set serve.allowInsecureUpstream: true if that network is trusted", s.UpstreamURL)
 		}
 	}
 	if s.UpstreamAPIKeySecretARN != "" && !strings.Contains(s.UpstreamAPIKeySecretARN, ":secretsmanager:") {
@@ -440,6 +447,28 @@ func (c *Config) validate() error {
 		bad("accountNumber", "is required when network.vpcId is given without network.subnetIds (the VPC is looked up in that account)")
 	}
 	return errors.Join(errs...)
+}
+
+// insecureUpstream reports a plain-http URL whose host is not loopback
+// (127.0.0.0/8, ::1 or localhost), the same URLs the serve function itself
+// would send its key over unprotected.
+func insecureUpstream(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.Unmap().IsLoopback()
+}
+
+// InsecureUpstream is true when serve.allowInsecureUpstream let a plain-http
+// upstream through.
+func (c *Config) InsecureUpstream() bool {
+	u, err := url.Parse(c.Serve.UpstreamURL)
+	return err == nil && insecureUpstream(u)
 }
 
 var cidrRE = regexp.MustCompile(`^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$`)

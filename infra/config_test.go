@@ -131,6 +131,50 @@ func TestErrorsNameTheKey(t *testing.T) {
 	}
 }
 
+// TestPlainHTTPUpstream: the serve function sends the upstream's API key
+// with every call, so plain http is refused unless the host is loopback or
+// serve.allowInsecureUpstream says the network is trusted.
+func TestPlainHTTPUpstream(t *testing.T) {
+	withURL := func(u string, extra ...string) string {
+		return strings.Replace(minimalYAML, "https://litellm.example.com", u, 1) + strings.Join(extra, "")
+	}
+	allow := "  allowInsecureUpstream: true\n"
+	for _, c := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{withURL("http://litellm.internal:4000/v1"), false},
+		{withURL("http://10.0.12.7:4000/v1"), false},
+		{withURL("HTTP://litellm.internal/v1"), false},
+		{withURL("http://localhost.example.com/v1"), false},
+		{withURL("http://127.0.0.1.nip.io/v1"), false},
+		{withURL("http://[fe80::1]:4000/v1"), false},
+		{withURL("http://127.0.0.1:4000/v1"), true},
+		{withURL("http://127.8.9.10/v1"), true},
+		{withURL("http://localhost:4000/v1"), true},
+		{withURL("http://LocalHost/v1"), true},
+		{withURL("http://[::1]:4000/v1"), true},
+		{withURL("https://litellm.internal:4000/v1"), true},
+		{withURL("http://litellm.internal:4000/v1", allow), true},
+		{withURL("http://10.0.12.7:4000/v1", allow), true},
+	} {
+		_, err := ParseConfig(ConfigFileName, []byte(c.yaml))
+		url := strings.Fields(strings.SplitN(c.yaml, "upstreamUrl:", 2)[1])[0]
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s refused: %v", url, err)
+		case !c.ok && err == nil:
+			t.Errorf("%s accepted: the upstream key would travel in clear text", url)
+		case !c.ok:
+			for _, want := range []string{"serve.upstreamUrl", "clear text", "serve.allowInsecureUpstream"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: error %q does not say %q", url, err, want)
+				}
+			}
+		}
+	}
+}
+
 func TestAllProblemsReportedAtOnce(t *testing.T) {
 	_, err := ParseConfig(ConfigFileName, []byte("region: us-east-1\n"))
 	if err == nil {

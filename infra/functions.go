@@ -144,6 +144,10 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	}
 	fs.ByName[routes.FnServe] = newFunction(scope, cfg, buildDir, routes.FnServe, serveRole, true,
 		serveEnv, serveMemoryMB, cfg.ServeFunctionTimeoutSeconds())
+	if cfg.InsecureUpstream() {
+		awscdk.Annotations_Of(fs.ByName[routes.FnServe]).AddWarningV2(jsii.String("apitokens:insecure-upstream"),
+			jsii.String("serve.allowInsecureUpstream is set and serve.upstreamUrl is plain http: the upstream's API key and every prompt and answer cross the network in clear text; use it only on a network you trust"))
+	}
 
 	return fs
 }

@@ -101,6 +101,12 @@ network:
     securityGroupId: sg-0123456789abcdef0
     dnsName: lisa-alb-1.us-east-1.elb.amazonaws.com
 `,
+	// The serve function in the new VPC, next to a private plain-http
+	// upstream; every optional function setting set.
+	"private": withAuthority(strings.Replace(baseYAML, "upstreamUrl: https://litellm.example.com/", "upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true", 1), auth0Authority) + `
+network:
+  certificateArn: ` + testCertARN + `
+`,
 	// A new ALB in an existing VPC, with WAF.
 	"vpc": baseYAML + `
 wafWebAclArn: ` + testWebACLARN + `
@@ -112,6 +118,15 @@ network:
   subnetIds: [subnet-0aaaaaaaaaaaaaaaa, subnet-0bbbbbbbbbbbbbbbb]
   availabilityZones: [us-east-1a, us-east-1b]
 `,
+}
+
+// variantNames lists every variant, in a stable order.
+func variantNames() []string {
+	names := make([]string, 0, len(variants))
+	for v := range variants {
+		names = append(names, v)
+	}
+	return sortedCopy(names)
 }
 
 // synthesized is one variant's stack and its template.
@@ -537,6 +552,15 @@ func TestServeRuleForwardsToServeFunction(t *testing.T) {
 	check(t, "VPC flow logs", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::EC2::FlowLog"), jsii.Number(1)) })
 }
 
+func TestInsecureUpstreamWarns(t *testing.T) {
+	if s := synth(t, "private"); !containsAny(s.warnings, "serve.allowInsecureUpstream") {
+		t.Errorf("want a synth warning about the plain-http upstream, got %v", s.warnings)
+	}
+	if s := synth(t, "default"); containsAny(s.warnings, "serve.allowInsecureUpstream") {
+		t.Errorf("https upstream: unexpected warning in %v", s.warnings)
+	}
+}
+
 func TestPlainHTTPWithoutCertificateWarns(t *testing.T) {
 	s := synth(t, "override")
 	listeners := s.resources("AWS::ElasticLoadBalancingV2::Listener")
@@ -651,7 +675,7 @@ func (s *synthesized) statements() []statement {
 }
 
 func TestNoWildcardGrants(t *testing.T) {
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		s := synth(t, v)
 		table := s.logicalID(s.stack.Table.Table)
 		for _, st := range s.statements() {
@@ -804,7 +828,7 @@ func TestRoleOverrideImportsInsteadOfCreating(t *testing.T) {
 // --- Behaviour 2: cdk-nag ------------------------------------------------------
 
 func TestNagAwsSolutionsClean(t *testing.T) {
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		s := synth(t, v)
 		for _, e := range s.nagErrors {
 			t.Errorf("%s: unsuppressed error: %s", v, e)
@@ -813,7 +837,7 @@ func TestNagAwsSolutionsClean(t *testing.T) {
 }
 
 func TestEverySuppressionHasASpecificReason(t *testing.T) {
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		s := synth(t, v)
 		n := 0
 		for id, r := range s.json["Resources"].(map[string]any) {
@@ -852,7 +876,7 @@ func TestCfnLintVariants(t *testing.T) {
 	}
 	dir := t.TempDir()
 	args := []string{"--ignore-checks", "W3005", "--"}
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		p := filepath.Join(dir, v+".template.json")
 		if err := os.WriteFile(p, []byte(jsonString(synth(t, v).json)), 0o644); err != nil {
 			t.Fatal(err)
