@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/llmgw/apitokens/pkg/config"
 )
 
 // ConfigFileName is the deployment configuration read from the repository
@@ -61,6 +63,10 @@ type AuthConfig struct {
 	UserGroup         string `yaml:"userGroup"`
 	APIGroup          string `yaml:"apiGroup"`
 	JWTGroupsProperty string `yaml:"jwtGroupsProperty"`
+	// JWTUsernameProperty is the claim that names a JWT user; empty means
+	// the functions' default (cognito:username, username,
+	// preferred_username, sub: the first present).
+	JWTUsernameProperty string `yaml:"jwtUsernameProperty"`
 }
 
 // Roles names existing IAM roles to use instead of creating them.
@@ -104,6 +110,10 @@ type Serve struct {
 	AllowInsecureUpstream bool `yaml:"allowInsecureUpstream"`
 	// ModelPermissions maps a model id to the groups allowed to use it.
 	ModelPermissions map[string][]string `yaml:"modelPermissions"`
+	// ModelPermissionsDefault is what a model ModelPermissions does not
+	// list is open to: config.ModelsOpen (every caller; the functions'
+	// default when unset) or config.ModelsDeny (admins only).
+	ModelPermissionsDefault string `yaml:"modelPermissionsDefault"`
 }
 
 // Network places the ALB: a new VPC and ALB by default, an existing VPC for
@@ -350,6 +360,9 @@ func (c *Config) validate() error {
 			bad("authConfig.authority", "%q must be an https URL (the OIDC issuer)", a.Authority)
 		}
 	}
+	if a.JWTUsernameProperty != "" && strings.TrimSpace(a.JWTUsernameProperty) == "" {
+		bad("authConfig.jwtUsernameProperty", "is blank; leave it out for the default claims")
+	}
 	required("authConfig.clientId", a.ClientID)
 	required("authConfig.adminGroup", a.AdminGroup)
 
@@ -402,6 +415,10 @@ func (c *Config) validate() error {
 		bad("serve.modelPermissions", "%v", err)
 	} else if len(mp) > maxModelPermissionsJSONLength {
 		bad("serve.modelPermissions", "is %d bytes as JSON; Lambda environments are limited to 4 KB (at most %d here)", len(mp), maxModelPermissionsJSONLength)
+	}
+
+	if d := s.ModelPermissionsDefault; d != "" && d != config.ModelsOpen && d != config.ModelsDeny {
+		bad("serve.modelPermissionsDefault", "%q must be %s (unlisted models are open to every caller) or %s (admins only)", d, config.ModelsOpen, config.ModelsDeny)
 	}
 
 	n := c.Network

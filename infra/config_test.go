@@ -112,6 +112,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"upstream with query", strings.Replace(minimalYAML, "litellm.example.com", "litellm.example.com/v1?key=x", 1), "serve.upstreamUrl"},
 		{"duplicate model ids", minimalYAML + "  modelPermissions:\n    Llama3: [a]\n    llama3: [b]\n", "serve.modelPermissions"},
 		{"empty group", minimalYAML + "  modelPermissions:\n    llama3: [\"\"]\n", "serve.modelPermissions"},
+		{"unknown model default", minimalYAML + "  modelPermissionsDefault: closed\n", "serve.modelPermissionsDefault"},
+		{"model default in capitals", minimalYAML + "  modelPermissionsDefault: Deny\n", "serve.modelPermissionsDefault"},
+		{"blank username claim", strings.Replace(minimalYAML, "  clientId:", "  jwtUsernameProperty: \" \"\n  clientId:", 1), "authConfig.jwtUsernameProperty"},
 		{"model permissions too large", minimalYAML + "  modelPermissions:\n" + bigModelPermissions(), "serve.modelPermissions"},
 	}
 	for _, c := range cases {

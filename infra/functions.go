@@ -132,6 +132,9 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
 		serveEnv[config.EnvModelPermissions] = mp
 	}
+	if d := cfg.Serve.ModelPermissionsDefault; d != "" {
+		serveEnv[config.EnvModelPermsDefault] = d
+	}
 	if arn := cfg.Serve.UpstreamAPIKeySecretARN; arn != "" {
 		// Only the ARN travels in the environment; the function reads the
 		// value at start-up, so the key never appears in the template.
@@ -176,15 +179,16 @@ func baseEnv(cfg *Config, tt tokenTable) map[string]string {
 	// AUTHORITY is compared with the tokens' "iss" exactly: Auth0 and Entra
 	// ID v1 issuers end in "/", and trimming it would refuse every JWT.
 	env := map[string]string{
-		config.EnvTableName:         *tt.Table.TableName(),
-		config.EnvAuthority:         a.Authority,
-		config.EnvClientID:          a.ClientID,
-		config.EnvAdminGroup:        a.AdminGroup,
-		config.EnvUserGroup:         a.UserGroup,
-		config.EnvAPIGroup:          a.APIGroup,
-		config.EnvJWTGroupsProperty: a.JWTGroupsProperty,
-		config.EnvLogLevel:          cfg.LogLevel,
-		config.EnvAllowUserManaged:  strconv.FormatBool(*cfg.APITokens.AllowUserManagedTokens),
+		config.EnvTableName:           *tt.Table.TableName(),
+		config.EnvAuthority:           a.Authority,
+		config.EnvClientID:            a.ClientID,
+		config.EnvAdminGroup:          a.AdminGroup,
+		config.EnvUserGroup:           a.UserGroup,
+		config.EnvAPIGroup:            a.APIGroup,
+		config.EnvJWTGroupsProperty:   a.JWTGroupsProperty,
+		config.EnvJWTUsernameProperty: strings.TrimSpace(a.JWTUsernameProperty),
+		config.EnvLogLevel:            cfg.LogLevel,
+		config.EnvAllowUserManaged:    strconv.FormatBool(*cfg.APITokens.AllowUserManagedTokens),
 	}
 	if d := cfg.APITokens.DefaultTokenDays; d > 0 {
 		env[config.EnvDefaultTokenDays] = strconv.Itoa(d)

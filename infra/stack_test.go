@@ -103,7 +103,10 @@ network:
 `,
 	// The serve function in the new VPC, next to a private plain-http
 	// upstream; every optional function setting set.
-	"private": withAuthority(strings.Replace(baseYAML, "upstreamUrl: https://litellm.example.com/", "upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true", 1), auth0Authority) + `
+	"private": withAuthority(strings.NewReplacer(
+		"  jwtGroupsProperty: realm_access.roles\n", "  jwtGroupsProperty: realm_access.roles\n  jwtUsernameProperty: sub\n",
+		"  upstreamUrl: https://litellm.example.com/\n", "  upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true\n  modelPermissionsDefault: deny\n",
+	).Replace(baseYAML), auth0Authority) + `
 network:
   certificateArn: ` + testCertARN + `
 `,
@@ -500,6 +503,33 @@ func TestAuthorityIsPassedVerbatim(t *testing.T) {
 		for name := range s.stack.Functions.ByName {
 			if got := s.envOf(name)[config.EnvAuthority]; got != want {
 				t.Errorf("%s: %s has %s = %q, want %q exactly as configured", v, name, config.EnvAuthority, got, want)
+			}
+		}
+	}
+}
+
+// TestUsernameClaimAndModelDefault: the optional settings reach the
+// functions that read them, and only when set.
+func TestUsernameClaimAndModelDefault(t *testing.T) {
+	s := synth(t, "private")
+	for name := range s.stack.Functions.ByName {
+		env := s.envOf(name)
+		if got := env[config.EnvJWTUsernameProperty]; got != "sub" {
+			t.Errorf("%s: %s = %q, want sub", name, config.EnvJWTUsernameProperty, got)
+		}
+		want := ""
+		if name == routes.FnServe {
+			want = config.ModelsDeny
+		}
+		if got := env[config.EnvModelPermsDefault]; got != want {
+			t.Errorf("%s: %s = %q, want %q", name, config.EnvModelPermsDefault, got, want)
+		}
+	}
+	d := synth(t, "default")
+	for name := range d.stack.Functions.ByName {
+		for _, k := range []string{config.EnvJWTUsernameProperty, config.EnvModelPermsDefault} {
+			if v, ok := d.envOf(name)[k]; ok {
+				t.Errorf("default: %s has %s = %q; unset keys must leave the variable out", name, k, v)
 			}
 		}
 	}
