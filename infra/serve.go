@@ -32,11 +32,15 @@ type serveWiring struct {
 func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFunction) *serveWiring {
 	n := cfg.Network
 	w := &serveWiring{}
-	// Lambda target groups pass single-value headers; the serve function
-	// reads the ALB event's "headers".
+	// Multi-value headers: in single-value mode the ALB passes only the
+	// last of repeated headers, so a request carrying two Authorization or
+	// Api-Key values would reach the serve function looking like one, and
+	// its decision core could not refuse it. pkg/albevent reads either mode
+	// and answers in the mode the request came in.
 	w.TargetGroup = elbv2.NewApplicationTargetGroup(scope, jsii.String("ServeTargets"), &elbv2.ApplicationTargetGroupProps{
-		TargetType: elbv2.TargetType_LAMBDA,
-		Targets:    &[]elbv2.IApplicationLoadBalancerTarget{awselasticloadbalancingv2targets.NewLambdaTarget(serve)},
+		TargetType:               elbv2.TargetType_LAMBDA,
+		MultiValueHeadersEnabled: jsii.Bool(true),
+		Targets:                  &[]elbv2.IApplicationLoadBalancerTarget{awselasticloadbalancingv2targets.NewLambdaTarget(serve)},
 	})
 	forward := &elbv2.ApplicationListenerRuleProps{
 		Priority:   jsii.Number(float64(n.ListenerRulePriority)),

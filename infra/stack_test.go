@@ -535,6 +535,22 @@ func TestUsernameClaimAndModelDefault(t *testing.T) {
 	}
 }
 
+// TestServeTargetsGetMultiValueHeaders: in single-value mode the ALB passes
+// only the last of repeated headers, so a request with two Authorization
+// or Api-Key headers would look like one; the serve function must see them
+// all to refuse it.
+func TestServeTargetsGetMultiValueHeaders(t *testing.T) {
+	for _, v := range variantNames() {
+		s := synth(t, v)
+		check(t, v+": lambda.multi_value_headers.enabled", func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
+				"TargetType":            "lambda",
+				"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}}),
+			})
+		})
+	}
+}
+
 func TestServeRuleForwardsToServeFunction(t *testing.T) {
 	s := synth(t, "default")
 	tgID := s.logicalID(s.stack.Serve.TargetGroup)
