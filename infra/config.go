@@ -89,7 +89,8 @@ type APITokens struct {
 	AuthorizerCacheSeconds int        `yaml:"authorizerCacheSeconds"`
 	Throttling             Throttling `yaml:"throttling"`
 	// CreateCloudWatchRole sets the account's API Gateway CloudWatch Logs
-	// role (needed for stage logging). Turn off when the account has one.
+	// role (needed for stage logging), a setting shared by every API in the
+	// account and region; off by default, so a stack never takes it over.
 	CreateCloudWatchRole *bool `yaml:"createCloudWatchRole"`
 }
 
@@ -273,7 +274,7 @@ func (c *Config) applyDefaults() {
 		t.TokenCacheSeconds = ptr(defaultTokenCacheSeconds)
 	}
 	if t.CreateCloudWatchRole == nil {
-		t.CreateCloudWatchRole = ptr(true)
+		t.CreateCloudWatchRole = ptr(false)
 	}
 	if t.Throttling.RateLimit == 0 {
 		t.Throttling.RateLimit = defaultThrottleRate

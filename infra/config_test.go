@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		{"apiTokens.allowUserManagedTokens", *cfg.APITokens.AllowUserManagedTokens, true},
 		{"apiTokens.tokenCacheSeconds", *cfg.APITokens.TokenCacheSeconds, defaultTokenCacheSeconds},
 		{"apiTokens.authorizerCacheSeconds", cfg.APITokens.AuthorizerCacheSeconds, 0},
-		{"apiTokens.createCloudWatchRole", *cfg.APITokens.CreateCloudWatchRole, true},
+		{"apiTokens.createCloudWatchRole", *cfg.APITokens.CreateCloudWatchRole, false},
 		{"serve.upstreamTimeoutSeconds", cfg.Serve.UpstreamTimeoutSeconds, defaultServeTimeoutSeconds},
 		{"network.internetFacing", *cfg.Network.InternetFacing, true},
 		{"network.allowedCidrs", strings.Join(cfg.Network.AllowedCidrs, ","), "0.0.0.0/0"},

@@ -26,7 +26,7 @@ const (
 	reasonAPIG2 = "Request bodies and parameters are validated in the functions, which must answer 422 for malformed JSON or wrong types " +
 		"as the token API contract says; an API Gateway request validator would answer 400 first. The authorizer runs before any function."
 	reasonIAM4CloudWatchRole = "This is API Gateway's account-level CloudWatch Logs role, needed for stage logging; AmazonAPIGatewayPushToCloudWatchLogs " +
-		"is the policy AWS documents for it. Set apiTokens.createCloudWatchRole: false when the account already has one."
+		"is the policy AWS documents for it. It exists only because apiTokens.createCloudWatchRole: true asked for it."
 	reasonS1LogsBucket = "This bucket is itself the log destination (ALB access logs, VPC flow logs) and holds no application data; " +
 		"server access logging for it would need yet another bucket."
 	reasonEC23 = "network.allowedCidrs includes 0.0.0.0/0: the OpenAI-compatible endpoint serves clients (IDE plugins, SDKs, CI) from anywhere " +

@@ -107,6 +107,8 @@ network:
 		"  jwtGroupsProperty: realm_access.roles\n", "  jwtGroupsProperty: realm_access.roles\n  jwtUsernameProperty: sub\n",
 		"  upstreamUrl: https://litellm.example.com/\n", "  upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true\n  modelPermissionsDefault: deny\n",
 	).Replace(baseYAML), auth0Authority) + `
+apiTokens:
+  createCloudWatchRole: true
 network:
   certificateArn: ` + testCertARN + `
 `,
@@ -139,7 +141,7 @@ type synthesized struct {
 	tmpl  assertions.Template
 	json  map[string]any
 	// nagErrors and warnings are annotation messages, "path: message".
-	nagErrors, warnings []string
+	nagErrors, warnings, infos []string
 }
 
 var (
@@ -174,6 +176,8 @@ func synth(t *testing.T, variant string) *synthesized {
 				s.nagErrors = append(s.nagErrors, msg)
 			case "aws:cdk:warning":
 				s.warnings = append(s.warnings, msg)
+			case "aws:cdk:info":
+				s.infos = append(s.infos, msg)
 			}
 		}
 	}
@@ -532,6 +536,26 @@ func TestUsernameClaimAndModelDefault(t *testing.T) {
 				t.Errorf("default: %s has %s = %q; unset keys must leave the variable out", name, k, v)
 			}
 		}
+	}
+}
+
+// TestCloudWatchRoleOnlyWhenAsked: AWS::ApiGateway::Account is one setting
+// per account and region, shared by every API there; a stack must not take
+// it over unless told to.
+func TestCloudWatchRoleOnlyWhenAsked(t *testing.T) {
+	d := synth(t, "default")
+	if n := len(d.resources("AWS::ApiGateway::Account")); n != 0 {
+		t.Errorf("default: %d AWS::ApiGateway::Account resources, want none unless apiTokens.createCloudWatchRole is true", n)
+	}
+	if !containsAny(d.infos, "apiTokens.createCloudWatchRole") {
+		t.Errorf("default: want a synth message that stage logging needs the account's API Gateway CloudWatch role, got %v", d.infos)
+	}
+	p := synth(t, "private")
+	check(t, "account CloudWatch role when asked for", func() {
+		p.tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::Account"), jsii.Number(1))
+	})
+	if containsAny(p.infos, "apiTokens.createCloudWatchRole") {
+		t.Errorf("private: the role is created; no message expected, got %v", p.infos)
 	}
 }
 
