@@ -6,16 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/routes"
 )
+
+// functionNames are the keys of the functions section.
+var functionNames = []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnAuthorizer, routes.FnServe}
 
 // ConfigFileName is the deployment configuration read from the repository
 // root (git-ignored; config-custom.example.yaml is the documented template).
@@ -53,6 +59,15 @@ type Config struct {
 	APITokens    APITokens  `yaml:"apiTokens"`
 	Serve        Serve      `yaml:"serve"`
 	Network      Network    `yaml:"network"`
+	// Functions holds per-function settings by routes.Fn* name.
+	Functions map[string]FunctionSettings `yaml:"functions"`
+}
+
+// FunctionSettings tunes one Lambda function.
+type FunctionSettings struct {
+	// ReservedConcurrency reserves (and caps) the function's concurrent
+	// executions; nil leaves it unreserved.
+	ReservedConcurrency *int `yaml:"reservedConcurrency"`
 }
 
 // AuthConfig is the OIDC and group configuration (seed 002 authConfig).
@@ -168,6 +183,8 @@ var yamlTypeKeys = map[string]string{
 	"Serve":      "serve",
 	"Network":    "network",
 	"Listener":   "network.existingListener",
+	// Functions is a map: the line annotation names the function.
+	"FunctionSettings": "functions.<name>",
 }
 
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type main\.(\w+)`)
@@ -420,6 +437,16 @@ func (c *Config) validate() error {
 
 	if d := s.ModelPermissionsDefault; d != "" && d != config.ModelsOpen && d != config.ModelsDeny {
 		bad("serve.modelPermissionsDefault", "%q must be %s (unlisted models are open to every caller) or %s (admins only)", d, config.ModelsOpen, config.ModelsDeny)
+	}
+
+	for _, name := range slices.Sorted(maps.Keys(c.Functions)) {
+		if !slices.Contains(functionNames, name) {
+			bad("functions."+name, "is not a function; the functions are %s", strings.Join(functionNames, ", "))
+			continue
+		}
+		if rc := c.Functions[name].ReservedConcurrency; rc != nil && *rc < 1 {
+			bad("functions."+name+".reservedConcurrency", "must be at least 1 (0 would stop the function; leave it out for unreserved)")
+		}
 	}
 
 	n := c.Network

@@ -115,6 +115,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"unknown model default", minimalYAML + "  modelPermissionsDefault: closed\n", "serve.modelPermissionsDefault"},
 		{"model default in capitals", minimalYAML + "  modelPermissionsDefault: Deny\n", "serve.modelPermissionsDefault"},
 		{"blank username claim", strings.Replace(minimalYAML, "  clientId:", "  jwtUsernameProperty: \" \"\n  clientId:", 1), "authConfig.jwtUsernameProperty"},
+		{"reserved concurrency 0", minimalYAML + "functions:\n  serve:\n    reservedConcurrency: 0\n", "functions.serve.reservedConcurrency"},
+		{"negative reserved concurrency", minimalYAML + "functions:\n  authorizer:\n    reservedConcurrency: -5\n", "functions.authorizer.reservedConcurrency"},
+		{"unknown function", minimalYAML + "functions:\n  server:\n    reservedConcurrency: 5\n", "functions.server"},
+		{"unknown function key", minimalYAML + "functions:\n  serve:\n    reservedConcurency: 5\n", "functions.serve.reservedConcurency"},
 		{"model permissions too large", minimalYAML + "  modelPermissions:\n" + bigModelPermissions(), "serve.modelPermissions"},
 	}
 	for _, c := range cases {

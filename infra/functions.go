@@ -237,6 +237,10 @@ func newFunction(scope constructs.Construct, cfg *Config, buildDir, name string,
 	for k, v := range env {
 		envp[k] = jsii.String(v)
 	}
+	var reserved *float64
+	if rc := cfg.Functions[name].ReservedConcurrency; rc != nil {
+		reserved = jsii.Number(float64(*rc))
+	}
 	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
 		Description:  jsii.String(fmt.Sprintf("%s %s (%s)", cfg.DeploymentName, name, cfg.DeploymentStage)),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -248,5 +252,7 @@ func newFunction(scope constructs.Construct, cfg *Config, buildDir, name string,
 		Role:         role,
 		Environment:  &envp,
 		LogGroup:     lg,
+
+		ReservedConcurrentExecutions: reserved,
 	})
 }

@@ -109,6 +109,11 @@ network:
 	).Replace(baseYAML), auth0Authority) + `
 apiTokens:
   createCloudWatchRole: true
+functions:
+  serve:
+    reservedConcurrency: 50
+  authorizer:
+    reservedConcurrency: 20
 network:
   certificateArn: ` + testCertARN + `
 `,
@@ -534,6 +539,23 @@ func TestUsernameClaimAndModelDefault(t *testing.T) {
 		for _, k := range []string{config.EnvJWTUsernameProperty, config.EnvModelPermsDefault} {
 			if v, ok := d.envOf(name)[k]; ok {
 				t.Errorf("default: %s has %s = %q; unset keys must leave the variable out", name, k, v)
+			}
+		}
+	}
+}
+
+// TestReservedConcurrency: set per function where configured, absent
+// (unreserved) elsewhere.
+func TestReservedConcurrency(t *testing.T) {
+	for v, want := range map[string]map[string]any{
+		"private": {routes.FnServe: float64(50), routes.FnAuthorizer: float64(20)},
+		"default": {},
+	} {
+		s := synth(t, v)
+		fns := s.resources("AWS::Lambda::Function")
+		for name, fn := range s.stack.Functions.ByName {
+			if got := props(fns[s.logicalID(fn)])["ReservedConcurrentExecutions"]; got != want[name] {
+				t.Errorf("%s: %s ReservedConcurrentExecutions = %v, want %v", v, name, got, want[name])
 			}
 		}
 	}
