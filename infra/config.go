@@ -130,6 +130,47 @@ type Serve struct {
 	// list is open to: config.ModelsOpen (every caller; the functions'
 	// default when unset) or config.ModelsDeny (admins only).
 	ModelPermissionsDefault string `yaml:"modelPermissionsDefault"`
+	// Vpc places the serve function in a VPC, so a private upstream can
+	// stay private.
+	Vpc ServeVpc `yaml:"vpc"`
+}
+
+// ServeVpc places the serve function: with Enabled alone, in the isolated
+// subnets of the VPC this stack creates; with SubnetIDs and
+// SecurityGroupIDs, in those subnets of an existing VPC (VpcID, or
+// network.vpcId).
+type ServeVpc struct {
+	Enabled          bool     `yaml:"enabled"`
+	VpcID            string   `yaml:"vpcId"`
+	SubnetIDs        []string `yaml:"subnetIds"`
+	SecurityGroupIDs []string `yaml:"securityGroupIds"`
+}
+
+// Lambda's limits on a function's VpcConfig.
+const (
+	maxLambdaSubnets        = 16
+	maxLambdaSecurityGroups = 5
+)
+
+// ServeInStackVpc is true when the serve function goes into the VPC this
+// stack creates.
+func (c *Config) ServeInStackVpc() bool {
+	v := c.Serve.Vpc
+	return v.Enabled && len(v.SubnetIDs) == 0 && len(v.SecurityGroupIDs) == 0 && v.VpcID == ""
+}
+
+// ServeVpcID is the VPC of explicitly configured serve subnets.
+func (c *Config) ServeVpcID() string {
+	if id := c.Serve.Vpc.VpcID; id != "" {
+		return id
+	}
+	return c.Network.VpcID
+}
+
+// StackCreatesVpc is true when there is neither an existing listener nor an
+// existing VPC: the ALB goes into a VPC of this stack.
+func (c *Config) StackCreatesVpc() bool {
+	return c.Network.ExistingListener.ARN == "" && c.Network.VpcID == ""
 }
 
 // Network places the ALB: a new VPC and ALB by default, an existing VPC for
@@ -181,6 +222,7 @@ var yamlTypeKeys = map[string]string{
 	"APITokens":  "apiTokens",
 	"Throttling": "apiTokens.throttling",
 	"Serve":      "serve",
+	"ServeVpc":   "serve.vpc",
 	"Network":    "network",
 	"Listener":   "network.existingListener",
 	// Functions is a map: the line annotation names the function.
@@ -435,6 +477,37 @@ func (c *Config) validate() error {
 		bad("serve.modelPermissions", "is %d bytes as JSON; Lambda environments are limited to 4 KB (at most %d here)", len(mp), maxModelPermissionsJSONLength)
 	}
 
+	if sv := s.Vpc; !sv.Enabled {
+		if sv.VpcID != "" || len(sv.SubnetIDs) > 0 || len(sv.SecurityGroupIDs) > 0 {
+			bad("serve.vpc.enabled", "must be true when serve.vpc.vpcId, subnetIds or securityGroupIds are set")
+		}
+	} else if c.ServeInStackVpc() {
+		if !c.StackCreatesVpc() {
+			bad("serve.vpc.subnetIds", "is required, with serve.vpc.securityGroupIds, when this stack does not create the VPC (network.vpcId or network.existingListener is set)")
+		}
+	} else {
+		if len(sv.SubnetIDs) == 0 || len(sv.SubnetIDs) > maxLambdaSubnets {
+			bad("serve.vpc.subnetIds", "must list 1 to %d subnets (private ones, ideally in two or more zones)", maxLambdaSubnets)
+		}
+		if len(sv.SecurityGroupIDs) == 0 || len(sv.SecurityGroupIDs) > maxLambdaSecurityGroups {
+			bad("serve.vpc.securityGroupIds", "must list 1 to %d security groups that allow the serve function's outbound traffic", maxLambdaSecurityGroups)
+		}
+		if c.ServeVpcID() == "" {
+			bad("serve.vpc.vpcId", "is required with serve.vpc.subnetIds (the VPC those subnets are in) unless network.vpcId is that VPC")
+		} else if !strings.HasPrefix(c.ServeVpcID(), "vpc-") {
+			bad("serve.vpc.vpcId", "%q is not a VPC id (vpc-...)", c.ServeVpcID())
+		}
+		for i, id := range sv.SubnetIDs {
+			if !strings.HasPrefix(id, "subnet-") {
+				bad(fmt.Sprintf("serve.vpc.subnetIds[%d]", i), "%q is not a subnet id (subnet-...)", id)
+			}
+		}
+		for i, id := range sv.SecurityGroupIDs {
+			if !strings.HasPrefix(id, "sg-") {
+				bad(fmt.Sprintf("serve.vpc.securityGroupIds[%d]", i), "%q is not a security group id (sg-...)", id)
+			}
+		}
+	}
 	if d := s.ModelPermissionsDefault; d != "" && d != config.ModelsOpen && d != config.ModelsDeny {
 		bad("serve.modelPermissionsDefault", "%q must be %s (unlisted models are open to every caller) or %s (admins only)", d, config.ModelsOpen, config.ModelsDeny)
 	}

@@ -119,6 +119,14 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"negative reserved concurrency", minimalYAML + "functions:\n  authorizer:\n    reservedConcurrency: -5\n", "functions.authorizer.reservedConcurrency"},
 		{"unknown function", minimalYAML + "functions:\n  server:\n    reservedConcurrency: 5\n", "functions.server"},
 		{"unknown function key", minimalYAML + "functions:\n  serve:\n    reservedConcurency: 5\n", "functions.serve.reservedConcurency"},
+		{"serve.vpc keys without enabled", minimalYAML + "  vpc:\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.enabled"},
+		{"serve.vpc in a VPC not created here", minimalYAML + "  vpc:\n    enabled: true\nnetwork:\n  vpcId: vpc-1\n  subnetIds: [subnet-1, subnet-2]\n  availabilityZones: [us-east-1a, us-east-1b]\n", "serve.vpc.subnetIds"},
+		{"serve.vpc with an existing listener", minimalYAML + "  vpc:\n    enabled: true\nnetwork:\n  existingListener:\n    arn: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/b/c\n    securityGroupId: sg-1\n", "serve.vpc.subnetIds"},
+		{"serve.vpc subnets without security groups", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n", "serve.vpc.securityGroupIds"},
+		{"serve.vpc subnets without a VPC id", minimalYAML + "  vpc:\n    enabled: true\n    subnetIds: [subnet-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.vpcId"},
+		{"serve.vpc bad subnet id", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [sg-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.subnetIds[0]"},
+		{"serve.vpc bad security group id", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n    securityGroupIds: [subnet-1]\n", "serve.vpc.securityGroupIds[0]"},
+		{"serve.vpc unknown key", minimalYAML + "  vpc:\n    enabled: true\n    subnets: [subnet-1]\n", `unknown key "subnets" in serve.vpc`},
 		{"model permissions too large", minimalYAML + "  modelPermissions:\n" + bigModelPermissions(), "serve.modelPermissions"},
 	}
 	for _, c := range cases {

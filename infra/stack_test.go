@@ -67,6 +67,11 @@ func withAuthority(yaml, authority string) string {
 	return strings.Replace(yaml, "authority: https://idp.example.com/realms/lisa", "authority: "+authority, 1)
 }
 
+// withServe adds keys to baseYAML's serve section.
+func withServe(yaml, keys string) string {
+	return strings.Replace(yaml, "  upstreamTimeoutSeconds: 200\n", "  upstreamTimeoutSeconds: 200"+keys, 1)
+}
+
 var variants = map[string]string{
 	// A new VPC and ALB with HTTPS, everything created.
 	"default": baseYAML + `
@@ -91,7 +96,13 @@ network:
 `,
 	// A rule on an existing HTTPS listener; role override by ARN; an
 	// Entra ID v1 issuer (its "iss" ends in "/").
-	"listener": withAuthority(baseYAML, entraV1Authority) + `
+	"listener": withServe(withAuthority(baseYAML, entraV1Authority), `
+  vpc:
+    enabled: true
+    vpcId: vpc-0fedcba9876543210
+    subnetIds: [subnet-0ccccccccccccccc1, subnet-0ccccccccccccccc2]
+    securityGroupIds: [sg-0ddddddddddddddd1]
+`) + `
 roles:
   ApiTokensApiRole: arn:aws:iam::123456789012:role/CustomApiTokensRole
 network:
@@ -106,7 +117,7 @@ network:
 	"private": withAuthority(strings.NewReplacer(
 		"  jwtGroupsProperty: realm_access.roles\n", "  jwtGroupsProperty: realm_access.roles\n  jwtUsernameProperty: sub\n",
 		"  upstreamUrl: https://litellm.example.com/\n", "  upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true\n  modelPermissionsDefault: deny\n",
-	).Replace(baseYAML), auth0Authority) + `
+	).Replace(withServe(baseYAML, "\n  vpc:\n    enabled: true\n")), auth0Authority) + `
 apiTokens:
   createCloudWatchRole: true
 functions:
@@ -597,6 +608,115 @@ func TestServeTargetsGetMultiValueHeaders(t *testing.T) {
 	}
 }
 
+// vpcConfigOf is a function's VpcConfig, nil outside a VPC.
+func (s *synthesized) vpcConfigOf(name string) map[string]any {
+	fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+	vc, _ := fn["VpcConfig"].(map[string]any)
+	return vc
+}
+
+// eniStatements are the statements granting Lambda's VPC network interface
+// actions.
+func (s *synthesized) eniStatements() []statement {
+	var out []statement
+	for _, st := range s.statements() {
+		if hasPrefix(st.actions, "ec2:") {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// TestServeInTheStacksVpc: serve.vpc.enabled with the VPC this stack
+// creates: its isolated subnets, a security group of its own that may send
+// anywhere, ENI permissions, and endpoints for what the function must reach.
+func TestServeInTheStacksVpc(t *testing.T) {
+	s := synth(t, "private")
+	vc := s.vpcConfigOf(routes.FnServe)
+	if vc == nil {
+		t.Fatal("serve.vpc.enabled: the serve function has no VpcConfig")
+	}
+	isolated := 0
+	for _, sub := range *s.stack.Serve.Vpc.IsolatedSubnets() {
+		isolated++
+		if !refersTo(vc["SubnetIds"], s.logicalID(sub)) {
+			t.Errorf("serve VpcConfig.SubnetIds %v lacks the isolated subnet %s", jsonString(vc["SubnetIds"]), s.logicalID(sub))
+		}
+	}
+	if n := len(listOf(vc["SubnetIds"])); n != isolated || isolated < 2 {
+		t.Errorf("serve is in %d subnets, want the %d isolated ones (at least 2)", n, isolated)
+	}
+	sgs := listOf(vc["SecurityGroupIds"])
+	if len(sgs) != 1 {
+		t.Fatalf("serve security groups %v, want one of its own", jsonString(sgs))
+	}
+	sgID := sgs[0].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	sg := props(s.resources("AWS::EC2::SecurityGroup")[sgID])
+	if sg["SecurityGroupIngress"] != nil || !strings.Contains(jsonString(sg["SecurityGroupEgress"]), `"CidrIp":"0.0.0.0/0"`) {
+		t.Errorf("serve security group: want no ingress and egress anywhere, got %v", jsonString(sg))
+	}
+	if sgID == s.logicalID(s.stack.Serve.SecurityGroup) {
+		t.Errorf("serve shares the ALB's security group")
+	}
+	for name := range s.stack.Functions.ByName {
+		if name != routes.FnServe && s.vpcConfigOf(name) != nil {
+			t.Errorf("%s is in the VPC; only serve.vpc asks for that", name)
+		}
+	}
+	// Endpoints: DynamoDB on the isolated subnets' route tables (no NAT),
+	// and Secrets Manager, since the upstream key is read at start-up.
+	endpoints := map[string]map[string]any{}
+	for _, ep := range s.resources("AWS::EC2::VPCEndpoint") {
+		p := props(ep)
+		name := jsonString(p["ServiceName"])
+		for _, svc := range []string{"dynamodb", "secretsmanager"} {
+			if strings.Contains(name, "."+svc+`"`) {
+				endpoints[svc] = p
+			}
+		}
+	}
+	if ep := endpoints["dynamodb"]; ep["VpcEndpointType"] != "Gateway" || len(listOf(ep["RouteTableIds"])) != isolated {
+		t.Errorf("want a DynamoDB gateway endpoint on the %d isolated route tables, got %v", isolated, jsonString(ep))
+	}
+	if ep := endpoints["secretsmanager"]; ep["VpcEndpointType"] != "Interface" || ep["PrivateDnsEnabled"] != true || len(listOf(ep["SubnetIds"])) != isolated {
+		t.Errorf("want a Secrets Manager interface endpoint with private DNS in the isolated subnets, got %v", jsonString(ep))
+	}
+	if len(s.resources("AWS::EC2::VPCEndpoint")) != 2 {
+		t.Errorf("want exactly the two endpoints, got %d", len(s.resources("AWS::EC2::VPCEndpoint")))
+	}
+	roleID := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[routes.FnServe])])["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	enis := s.eniStatements()
+	if len(enis) != 1 || !slices.Equal(sortedCopy(enis[0].actions), sortedCopy(vpcAccessActions)) {
+		t.Fatalf("want one statement granting %v, got %v", vpcAccessActions, enis)
+	}
+	if pol := s.resources("AWS::IAM::Policy")[enis[0].where]; !refersTo(props(pol)["Roles"], roleID) {
+		t.Errorf("ENI actions granted in %s, not to the serve role %s", enis[0].where, roleID)
+	}
+	if !containsAny(s.warnings, "serve.vpc") {
+		t.Errorf("want a synth warning that the isolated subnets reach neither the internet nor the issuer, got %v", s.warnings)
+	}
+}
+
+// TestServeInAnExistingNetwork: explicit subnets and security groups are
+// used as given; nothing is created in a VPC this stack does not own.
+func TestServeInAnExistingNetwork(t *testing.T) {
+	s := synth(t, "listener")
+	vc := s.vpcConfigOf(routes.FnServe)
+	if !same(vc["SubnetIds"], []any{"subnet-0ccccccccccccccc1", "subnet-0ccccccccccccccc2"}) || !same(vc["SecurityGroupIds"], []any{"sg-0ddddddddddddddd1"}) {
+		t.Errorf("serve VpcConfig %v, want the configured subnets and security group", jsonString(vc))
+	}
+	if n := len(s.resources("AWS::EC2::VPCEndpoint")); n != 0 {
+		t.Errorf("%d VPC endpoints created in a VPC this stack does not own", n)
+	}
+	if len(s.eniStatements()) != 1 {
+		t.Errorf("want the ENI statement for the serve role, got %v", s.eniStatements())
+	}
+	d := synth(t, "default")
+	if d.vpcConfigOf(routes.FnServe) != nil || len(d.eniStatements()) != 0 || len(d.resources("AWS::EC2::VPCEndpoint")) != 0 {
+		t.Errorf("default: serve must stay outside any VPC, with no ENI grants or endpoints")
+	}
+}
+
 func TestServeRuleForwardsToServeFunction(t *testing.T) {
 	s := synth(t, "default")
 	tgID := s.logicalID(s.stack.Serve.TargetGroup)
@@ -777,7 +897,10 @@ func TestNoWildcardGrants(t *testing.T) {
 				}
 			}
 			for _, r := range st.resources {
-				if r == "*" {
+				// Lambda's network interface actions have no resource to
+				// name (the AWSLambdaVPCAccessExecutionRole policy grants
+				// them on "*" too).
+				if r == "*" && !slices.Equal(sortedCopy(st.actions), sortedCopy(vpcAccessActions)) {
 					t.Errorf("%s/%s grants %v on \"*\"", v, st.where, st.actions)
 				}
 				if strings.Contains(jsonString(r), "index/*") {
