@@ -31,14 +31,14 @@ func newTokenAPI(scope constructs.Construct, cfg *Config, fns *functions) tokenA
 		RemovalPolicy: removal,
 	})
 	t := cfg.APITokens
-	api := awsapigateway.NewRestApi(scope, jsii.String("Api"), &awsapigateway.RestApiProps{
+	apiProps := &awsapigateway.RestApiProps{
 		RestApiName:   jsii.String(cfg.DeploymentName + "-api-tokens"),
 		Description:   jsii.String("API token management (" + cfg.DeploymentStage + ")"),
 		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
-		// Stage logging needs the account-level API Gateway CloudWatch role.
-		// It is retained: other APIs in the account rely on it too.
-		CloudWatchRole:              t.CreateCloudWatchRole,
-		CloudWatchRoleRemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// Stage logging needs the account-level API Gateway CloudWatch role,
+		// one per account and region. Created only when asked for, and then
+		// retained: other APIs in the account rely on it too.
+		CloudWatchRole: t.CreateCloudWatchRole,
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(cfg.DeploymentStage),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
@@ -51,7 +51,16 @@ func newTokenAPI(scope constructs.Construct, cfg *Config, fns *functions) tokenA
 			DataTraceEnabled: jsii.Bool(false),
 			MetricsEnabled:   jsii.Bool(true),
 		},
-	})
+	}
+	if *t.CreateCloudWatchRole {
+		// CDK refuses a removal policy for a role it does not create.
+		apiProps.CloudWatchRoleRemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	api := awsapigateway.NewRestApi(scope, jsii.String("Api"), apiProps)
+
+	if !*t.CreateCloudWatchRole {
+		awscdk.Annotations_Of(api).AddInfo(jsii.String(cloudWatchRoleNote))
+	}
 
 	// Identity sources: API Gateway checks that every identity source is
 	// present before it calls the authorizer and answers 401 itself when one
@@ -109,6 +118,13 @@ func newTokenAPI(scope constructs.Construct, cfg *Config, fns *functions) tokenA
 	})
 	return tokenAPI{API: api, Authorizer: authz}
 }
+
+// cloudWatchRoleNote is printed by synth when the stack leaves the account's
+// API Gateway CloudWatch role alone.
+const cloudWatchRoleNote = "apiTokens.createCloudWatchRole is false: the stage's access and error logs go to CloudWatch through " +
+	"API Gateway's account-level CloudWatch Logs role, set once per account and region. If this region has none, the deployment fails " +
+	"with \"CloudWatch Logs role ARN must be set in account settings to enable logging\": set it once (API Gateway console, Settings, " +
+	"or `aws apigateway update-account`), or deploy once with apiTokens.createCloudWatchRole: true."
 
 // accessLogFormat is one JSON line per request. It names the caller as the
 // authorizer saw it (never a credential: the authorizer context holds none).

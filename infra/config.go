@@ -6,13 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/routes"
 )
+
+// functionNames are the keys of the functions section.
+var functionNames = []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnAuthorizer, routes.FnServe}
 
 // ConfigFileName is the deployment configuration read from the repository
 // root (git-ignored; config-custom.example.yaml is the documented template).
@@ -50,6 +59,15 @@ type Config struct {
 	APITokens    APITokens  `yaml:"apiTokens"`
 	Serve        Serve      `yaml:"serve"`
 	Network      Network    `yaml:"network"`
+	// Functions holds per-function settings by routes.Fn* name.
+	Functions map[string]FunctionSettings `yaml:"functions"`
+}
+
+// FunctionSettings tunes one Lambda function.
+type FunctionSettings struct {
+	// ReservedConcurrency reserves (and caps) the function's concurrent
+	// executions; nil leaves it unreserved.
+	ReservedConcurrency *int `yaml:"reservedConcurrency"`
 }
 
 // AuthConfig is the OIDC and group configuration (seed 002 authConfig).
@@ -60,6 +78,10 @@ type AuthConfig struct {
 	UserGroup         string `yaml:"userGroup"`
 	APIGroup          string `yaml:"apiGroup"`
 	JWTGroupsProperty string `yaml:"jwtGroupsProperty"`
+	// JWTUsernameProperty is the claim that names a JWT user; empty means
+	// the functions' default (cognito:username, username,
+	// preferred_username, sub: the first present).
+	JWTUsernameProperty string `yaml:"jwtUsernameProperty"`
 }
 
 // Roles names existing IAM roles to use instead of creating them.
@@ -82,7 +104,8 @@ type APITokens struct {
 	AuthorizerCacheSeconds int        `yaml:"authorizerCacheSeconds"`
 	Throttling             Throttling `yaml:"throttling"`
 	// CreateCloudWatchRole sets the account's API Gateway CloudWatch Logs
-	// role (needed for stage logging). Turn off when the account has one.
+	// role (needed for stage logging), a setting shared by every API in the
+	// account and region; off by default, so a stack never takes it over.
 	CreateCloudWatchRole *bool `yaml:"createCloudWatchRole"`
 }
 
@@ -97,8 +120,57 @@ type Serve struct {
 	UpstreamURL             string `yaml:"upstreamUrl"`
 	UpstreamAPIKeySecretARN string `yaml:"upstreamApiKeySecretArn"`
 	UpstreamTimeoutSeconds  int    `yaml:"upstreamTimeoutSeconds"`
+	// AllowInsecureUpstream accepts a plain-http upstreamUrl whose host is
+	// not loopback: the upstream's API key and every prompt then cross
+	// that network in clear text.
+	AllowInsecureUpstream bool `yaml:"allowInsecureUpstream"`
 	// ModelPermissions maps a model id to the groups allowed to use it.
 	ModelPermissions map[string][]string `yaml:"modelPermissions"`
+	// ModelPermissionsDefault is what a model ModelPermissions does not
+	// list is open to: config.ModelsOpen (every caller; the functions'
+	// default when unset) or config.ModelsDeny (admins only).
+	ModelPermissionsDefault string `yaml:"modelPermissionsDefault"`
+	// Vpc places the serve function in a VPC, so a private upstream can
+	// stay private.
+	Vpc ServeVpc `yaml:"vpc"`
+}
+
+// ServeVpc places the serve function: with Enabled alone, in the isolated
+// subnets of the VPC this stack creates; with SubnetIDs and
+// SecurityGroupIDs, in those subnets of an existing VPC (VpcID, or
+// network.vpcId).
+type ServeVpc struct {
+	Enabled          bool     `yaml:"enabled"`
+	VpcID            string   `yaml:"vpcId"`
+	SubnetIDs        []string `yaml:"subnetIds"`
+	SecurityGroupIDs []string `yaml:"securityGroupIds"`
+}
+
+// Lambda's limits on a function's VpcConfig.
+const (
+	maxLambdaSubnets        = 16
+	maxLambdaSecurityGroups = 5
+)
+
+// ServeInStackVpc is true when the serve function goes into the VPC this
+// stack creates.
+func (c *Config) ServeInStackVpc() bool {
+	v := c.Serve.Vpc
+	return v.Enabled && len(v.SubnetIDs) == 0 && len(v.SecurityGroupIDs) == 0 && v.VpcID == ""
+}
+
+// ServeVpcID is the VPC of explicitly configured serve subnets.
+func (c *Config) ServeVpcID() string {
+	if id := c.Serve.Vpc.VpcID; id != "" {
+		return id
+	}
+	return c.Network.VpcID
+}
+
+// StackCreatesVpc is true when there is neither an existing listener nor an
+// existing VPC: the ALB goes into a VPC of this stack.
+func (c *Config) StackCreatesVpc() bool {
+	return c.Network.ExistingListener.ARN == "" && c.Network.VpcID == ""
 }
 
 // Network places the ALB: a new VPC and ALB by default, an existing VPC for
@@ -150,8 +222,11 @@ var yamlTypeKeys = map[string]string{
 	"APITokens":  "apiTokens",
 	"Throttling": "apiTokens.throttling",
 	"Serve":      "serve",
+	"ServeVpc":   "serve.vpc",
 	"Network":    "network",
 	"Listener":   "network.existingListener",
+	// Functions is a map: the line annotation names the function.
+	"FunctionSettings": "functions.<name>",
 }
 
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type main\.(\w+)`)
@@ -258,7 +333,7 @@ func (c *Config) applyDefaults() {
 		t.TokenCacheSeconds = ptr(defaultTokenCacheSeconds)
 	}
 	if t.CreateCloudWatchRole == nil {
-		t.CreateCloudWatchRole = ptr(true)
+		t.CreateCloudWatchRole = ptr(false)
 	}
 	if t.Throttling.RateLimit == 0 {
 		t.Throttling.RateLimit = defaultThrottleRate
@@ -345,6 +420,9 @@ func (c *Config) validate() error {
 			bad("authConfig.authority", "%q must be an https URL (the OIDC issuer)", a.Authority)
 		}
 	}
+	if a.JWTUsernameProperty != "" && strings.TrimSpace(a.JWTUsernameProperty) == "" {
+		bad("authConfig.jwtUsernameProperty", "is blank; leave it out for the default claims")
+	}
 	required("authConfig.clientId", a.ClientID)
 	required("authConfig.adminGroup", a.AdminGroup)
 
@@ -383,6 +461,8 @@ func (c *Config) validate() error {
 			bad("serve.upstreamUrl", "%q must be an absolute http(s) URL without query, e.g. https://litellm.example.com/v1", s.UpstreamURL)
 		} else if u.User != nil {
 			bad("serve.upstreamUrl", "must not contain credentials; use serve.upstreamApiKeySecretArn")
+		} else if insecureUpstream(u) && !s.AllowInsecureUpstream {
+			bad("serve.upstreamUrl", "%q is plain http to a host that is not loopback: the upstream's API key and every prompt would cross the network in clear text; use https, or set serve.allowInsecureUpstream: true if that network is trusted", s.UpstreamURL)
 		}
 	}
 	if s.UpstreamAPIKeySecretARN != "" && !strings.Contains(s.UpstreamAPIKeySecretARN, ":secretsmanager:") {
@@ -395,6 +475,51 @@ func (c *Config) validate() error {
 		bad("serve.modelPermissions", "%v", err)
 	} else if len(mp) > maxModelPermissionsJSONLength {
 		bad("serve.modelPermissions", "is %d bytes as JSON; Lambda environments are limited to 4 KB (at most %d here)", len(mp), maxModelPermissionsJSONLength)
+	}
+
+	if sv := s.Vpc; !sv.Enabled {
+		if sv.VpcID != "" || len(sv.SubnetIDs) > 0 || len(sv.SecurityGroupIDs) > 0 {
+			bad("serve.vpc.enabled", "must be true when serve.vpc.vpcId, subnetIds or securityGroupIds are set")
+		}
+	} else if c.ServeInStackVpc() {
+		if !c.StackCreatesVpc() {
+			bad("serve.vpc.subnetIds", "is required, with serve.vpc.securityGroupIds, when this stack does not create the VPC (network.vpcId or network.existingListener is set)")
+		}
+	} else {
+		if len(sv.SubnetIDs) == 0 || len(sv.SubnetIDs) > maxLambdaSubnets {
+			bad("serve.vpc.subnetIds", "must list 1 to %d subnets (private ones, ideally in two or more zones)", maxLambdaSubnets)
+		}
+		if len(sv.SecurityGroupIDs) == 0 || len(sv.SecurityGroupIDs) > maxLambdaSecurityGroups {
+			bad("serve.vpc.securityGroupIds", "must list 1 to %d security groups that allow the serve function's outbound traffic", maxLambdaSecurityGroups)
+		}
+		if c.ServeVpcID() == "" {
+			bad("serve.vpc.vpcId", "is required with serve.vpc.subnetIds (the VPC those subnets are in) unless network.vpcId is that VPC")
+		} else if !strings.HasPrefix(c.ServeVpcID(), "vpc-") {
+			bad("serve.vpc.vpcId", "%q is not a VPC id (vpc-...)", c.ServeVpcID())
+		}
+		for i, id := range sv.SubnetIDs {
+			if !strings.HasPrefix(id, "subnet-") {
+				bad(fmt.Sprintf("serve.vpc.subnetIds[%d]", i), "%q is not a subnet id (subnet-...)", id)
+			}
+		}
+		for i, id := range sv.SecurityGroupIDs {
+			if !strings.HasPrefix(id, "sg-") {
+				bad(fmt.Sprintf("serve.vpc.securityGroupIds[%d]", i), "%q is not a security group id (sg-...)", id)
+			}
+		}
+	}
+	if d := s.ModelPermissionsDefault; d != "" && d != config.ModelsOpen && d != config.ModelsDeny {
+		bad("serve.modelPermissionsDefault", "%q must be %s (unlisted models are open to every caller) or %s (admins only)", d, config.ModelsOpen, config.ModelsDeny)
+	}
+
+	for _, name := range slices.Sorted(maps.Keys(c.Functions)) {
+		if !slices.Contains(functionNames, name) {
+			bad("functions."+name, "is not a function; the functions are %s", strings.Join(functionNames, ", "))
+			continue
+		}
+		if rc := c.Functions[name].ReservedConcurrency; rc != nil && *rc < 1 {
+			bad("functions."+name+".reservedConcurrency", "must be at least 1 (0 would stop the function; leave it out for unreserved)")
+		}
 	}
 
 	n := c.Network
@@ -440,6 +565,28 @@ func (c *Config) validate() error {
 		bad("accountNumber", "is required when network.vpcId is given without network.subnetIds (the VPC is looked up in that account)")
 	}
 	return errors.Join(errs...)
+}
+
+// insecureUpstream reports a plain-http URL whose host is not loopback
+// (127.0.0.0/8, ::1 or localhost), the same URLs the serve function itself
+// would send its key over unprotected.
+func insecureUpstream(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.Unmap().IsLoopback()
+}
+
+// InsecureUpstream is true when serve.allowInsecureUpstream let a plain-http
+// upstream through.
+func (c *Config) InsecureUpstream() bool {
+	u, err := url.Parse(c.Serve.UpstreamURL)
+	return err == nil && insecureUpstream(u)
 }
 
 var cidrRE = regexp.MustCompile(`^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$`)

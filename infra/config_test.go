@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		{"apiTokens.allowUserManagedTokens", *cfg.APITokens.AllowUserManagedTokens, true},
 		{"apiTokens.tokenCacheSeconds", *cfg.APITokens.TokenCacheSeconds, defaultTokenCacheSeconds},
 		{"apiTokens.authorizerCacheSeconds", cfg.APITokens.AuthorizerCacheSeconds, 0},
-		{"apiTokens.createCloudWatchRole", *cfg.APITokens.CreateCloudWatchRole, true},
+		{"apiTokens.createCloudWatchRole", *cfg.APITokens.CreateCloudWatchRole, false},
 		{"serve.upstreamTimeoutSeconds", cfg.Serve.UpstreamTimeoutSeconds, defaultServeTimeoutSeconds},
 		{"network.internetFacing", *cfg.Network.InternetFacing, true},
 		{"network.allowedCidrs", strings.Join(cfg.Network.AllowedCidrs, ","), "0.0.0.0/0"},
@@ -112,6 +112,21 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"upstream with query", strings.Replace(minimalYAML, "litellm.example.com", "litellm.example.com/v1?key=x", 1), "serve.upstreamUrl"},
 		{"duplicate model ids", minimalYAML + "  modelPermissions:\n    Llama3: [a]\n    llama3: [b]\n", "serve.modelPermissions"},
 		{"empty group", minimalYAML + "  modelPermissions:\n    llama3: [\"\"]\n", "serve.modelPermissions"},
+		{"unknown model default", minimalYAML + "  modelPermissionsDefault: closed\n", "serve.modelPermissionsDefault"},
+		{"model default in capitals", minimalYAML + "  modelPermissionsDefault: Deny\n", "serve.modelPermissionsDefault"},
+		{"blank username claim", strings.Replace(minimalYAML, "  clientId:", "  jwtUsernameProperty: \" \"\n  clientId:", 1), "authConfig.jwtUsernameProperty"},
+		{"reserved concurrency 0", minimalYAML + "functions:\n  serve:\n    reservedConcurrency: 0\n", "functions.serve.reservedConcurrency"},
+		{"negative reserved concurrency", minimalYAML + "functions:\n  authorizer:\n    reservedConcurrency: -5\n", "functions.authorizer.reservedConcurrency"},
+		{"unknown function", minimalYAML + "functions:\n  server:\n    reservedConcurrency: 5\n", "functions.server"},
+		{"unknown function key", minimalYAML + "functions:\n  serve:\n    reservedConcurency: 5\n", "functions.serve.reservedConcurency"},
+		{"serve.vpc keys without enabled", minimalYAML + "  vpc:\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.enabled"},
+		{"serve.vpc in a VPC not created here", minimalYAML + "  vpc:\n    enabled: true\nnetwork:\n  vpcId: vpc-1\n  subnetIds: [subnet-1, subnet-2]\n  availabilityZones: [us-east-1a, us-east-1b]\n", "serve.vpc.subnetIds"},
+		{"serve.vpc with an existing listener", minimalYAML + "  vpc:\n    enabled: true\nnetwork:\n  existingListener:\n    arn: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/b/c\n    securityGroupId: sg-1\n", "serve.vpc.subnetIds"},
+		{"serve.vpc subnets without security groups", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n", "serve.vpc.securityGroupIds"},
+		{"serve.vpc subnets without a VPC id", minimalYAML + "  vpc:\n    enabled: true\n    subnetIds: [subnet-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.vpcId"},
+		{"serve.vpc bad subnet id", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [sg-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.subnetIds[0]"},
+		{"serve.vpc bad security group id", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n    securityGroupIds: [subnet-1]\n", "serve.vpc.securityGroupIds[0]"},
+		{"serve.vpc unknown key", minimalYAML + "  vpc:\n    enabled: true\n    subnets: [subnet-1]\n", `unknown key "subnets" in serve.vpc`},
 		{"model permissions too large", minimalYAML + "  modelPermissions:\n" + bigModelPermissions(), "serve.modelPermissions"},
 	}
 	for _, c := range cases {
@@ -128,6 +143,50 @@ func TestErrorsNameTheKey(t *testing.T) {
 				t.Errorf("error %q does not start with the file name", msg)
 			}
 		})
+	}
+}
+
+// TestPlainHTTPUpstream: the serve function sends the upstream's API key
+// with every call, so plain http is refused unless the host is loopback or
+// serve.allowInsecureUpstream says the network is trusted.
+func TestPlainHTTPUpstream(t *testing.T) {
+	withURL := func(u string, extra ...string) string {
+		return strings.Replace(minimalYAML, "https://litellm.example.com", u, 1) + strings.Join(extra, "")
+	}
+	allow := "  allowInsecureUpstream: true\n"
+	for _, c := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{withURL("http://litellm.internal:4000/v1"), false},
+		{withURL("http://10.0.12.7:4000/v1"), false},
+		{withURL("HTTP://litellm.internal/v1"), false},
+		{withURL("http://localhost.example.com/v1"), false},
+		{withURL("http://127.0.0.1.nip.io/v1"), false},
+		{withURL("http://[fe80::1]:4000/v1"), false},
+		{withURL("http://127.0.0.1:4000/v1"), true},
+		{withURL("http://127.8.9.10/v1"), true},
+		{withURL("http://localhost:4000/v1"), true},
+		{withURL("http://LocalHost/v1"), true},
+		{withURL("http://[::1]:4000/v1"), true},
+		{withURL("https://litellm.internal:4000/v1"), true},
+		{withURL("http://litellm.internal:4000/v1", allow), true},
+		{withURL("http://10.0.12.7:4000/v1", allow), true},
+	} {
+		_, err := ParseConfig(ConfigFileName, []byte(c.yaml))
+		url := strings.Fields(strings.SplitN(c.yaml, "upstreamUrl:", 2)[1])[0]
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s refused: %v", url, err)
+		case !c.ok && err == nil:
+			t.Errorf("%s accepted: the upstream key would travel in clear text", url)
+		case !c.ok:
+			for _, want := range []string{"serve.upstreamUrl", "clear text", "serve.allowInsecureUpstream"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: error %q does not say %q", url, err, want)
+				}
+			}
+		}
 	}
 }
 

@@ -34,6 +34,15 @@ var (
 	// readTokenActions is all the authorizer and serve functions need: one
 	// strongly consistent GetItem per presented API token.
 	readTokenActions = []string{"dynamodb:GetItem"}
+	// vpcAccessActions let Lambda manage the serve function's network
+	// interfaces when it runs in a VPC: the EC2 actions of the AWS managed
+	// policy AWSLambdaVPCAccessExecutionRole, which CDK attaches only to
+	// roles it creates for a function itself. None takes a resource Lambda
+	// could name in advance, so they are granted on "*".
+	vpcAccessActions = []string{
+		"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+		"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+	}
 )
 
 // Function sizes. Token functions answer API Gateway (29 s integration
@@ -68,6 +77,10 @@ type functions struct {
 	TokenRole awsiam.IRole
 	// TokenRoleImported is true when roles.ApiTokensApiRole named a role.
 	TokenRoleImported bool
+	// ServeRole runs the serve function; ServeInVpc says serve.vpc placed
+	// it in a VPC (and ServeRole may manage its network interfaces).
+	ServeRole  awsiam.Role
+	ServeInVpc bool
 }
 
 // CheckBuildDir reports a missing bootstrap binary before CDK fails with a
@@ -83,7 +96,8 @@ func CheckBuildDir(dir string) error {
 }
 
 // newFunctions builds every function, its log group and its role.
-func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildDir string) *functions {
+// serveVpc, if not nil, places the serve function in a VPC.
+func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildDir string, serveVpc *vpcPlacement) *functions {
 	fs := &functions{ByName: map[string]awslambda.Function{}}
 	base := baseEnv(cfg, tt)
 
@@ -115,14 +129,14 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	}
 	tokenEnv := withEnv(base, map[string]string{})
 	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
-		fs.ByName[name] = newFunction(scope, cfg, buildDir, name, fs.TokenRole, !fs.TokenRoleImported, tokenEnv, tokenFnMemoryMB, tokenFnTimeoutSec)
+		fs.ByName[name] = newFunction(scope, cfg, buildDir, name, fs.TokenRole, !fs.TokenRoleImported, tokenEnv, tokenFnMemoryMB, tokenFnTimeoutSec, nil)
 	}
 
 	cacheEnv := map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)}
 	authRole := newLambdaRole(scope, "AuthorizerRole", "API token REQUEST authorizer (read-only)")
 	grantRead(authRole, tt)
 	fs.ByName[routes.FnAuthorizer] = newFunction(scope, cfg, buildDir, routes.FnAuthorizer, authRole, true,
-		withEnv(base, cacheEnv), authorizerMemoryMB, authorizerTimeoutSec)
+		withEnv(base, cacheEnv), authorizerMemoryMB, authorizerTimeoutSec, nil)
 
 	serveRole := newLambdaRole(scope, "ServeRole", "/v2/serve/* function (read-only token lookups)")
 	grantRead(serveRole, tt)
@@ -131,6 +145,9 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	serveEnv[config.EnvServeTimeoutSeconds] = strconv.Itoa(cfg.Serve.UpstreamTimeoutSeconds)
 	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
 		serveEnv[config.EnvModelPermissions] = mp
+	}
+	if d := cfg.Serve.ModelPermissionsDefault; d != "" {
+		serveEnv[config.EnvModelPermsDefault] = d
 	}
 	if arn := cfg.Serve.UpstreamAPIKeySecretARN; arn != "" {
 		// Only the ARN travels in the environment; the function reads the
@@ -142,8 +159,23 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 			Resources: jsii.Strings(arn),
 		}))
 	}
+	if serveVpc != nil {
+		// Lambda creates the function's network interfaces with its
+		// role, so the statement must exist before the function (CDK
+		// makes the function depend on the role's policy).
+		serveRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("VpcNetworkInterfaces"),
+			Actions:   jsii.Strings(vpcAccessActions...),
+			Resources: jsii.Strings("*"),
+		}))
+	}
+	fs.ServeRole, fs.ServeInVpc = serveRole, serveVpc != nil
 	fs.ByName[routes.FnServe] = newFunction(scope, cfg, buildDir, routes.FnServe, serveRole, true,
-		serveEnv, serveMemoryMB, cfg.ServeFunctionTimeoutSeconds())
+		serveEnv, serveMemoryMB, cfg.ServeFunctionTimeoutSeconds(), serveVpc)
+	if cfg.InsecureUpstream() {
+		awscdk.Annotations_Of(fs.ByName[routes.FnServe]).AddWarningV2(jsii.String("apitokens:insecure-upstream"),
+			jsii.String("serve.allowInsecureUpstream is set and serve.upstreamUrl is plain http: the upstream's API key and every prompt and answer cross the network in clear text; use it only on a network you trust"))
+	}
 
 	return fs
 }
@@ -169,16 +201,19 @@ func newLambdaRole(scope constructs.Construct, id, purpose string) awsiam.Role {
 // values are left out, so the binaries apply their own defaults.
 func baseEnv(cfg *Config, tt tokenTable) map[string]string {
 	a := cfg.AuthConfig
+	// AUTHORITY is compared with the tokens' "iss" exactly: Auth0 and Entra
+	// ID v1 issuers end in "/", and trimming it would refuse every JWT.
 	env := map[string]string{
-		config.EnvTableName:         *tt.Table.TableName(),
-		config.EnvAuthority:         strings.TrimRight(a.Authority, "/"),
-		config.EnvClientID:          a.ClientID,
-		config.EnvAdminGroup:        a.AdminGroup,
-		config.EnvUserGroup:         a.UserGroup,
-		config.EnvAPIGroup:          a.APIGroup,
-		config.EnvJWTGroupsProperty: a.JWTGroupsProperty,
-		config.EnvLogLevel:          cfg.LogLevel,
-		config.EnvAllowUserManaged:  strconv.FormatBool(*cfg.APITokens.AllowUserManagedTokens),
+		config.EnvTableName:           *tt.Table.TableName(),
+		config.EnvAuthority:           a.Authority,
+		config.EnvClientID:            a.ClientID,
+		config.EnvAdminGroup:          a.AdminGroup,
+		config.EnvUserGroup:           a.UserGroup,
+		config.EnvAPIGroup:            a.APIGroup,
+		config.EnvJWTGroupsProperty:   a.JWTGroupsProperty,
+		config.EnvJWTUsernameProperty: strings.TrimSpace(a.JWTUsernameProperty),
+		config.EnvLogLevel:            cfg.LogLevel,
+		config.EnvAllowUserManaged:    strconv.FormatBool(*cfg.APITokens.AllowUserManagedTokens),
 	}
 	if d := cfg.APITokens.DefaultTokenDays; d > 0 {
 		env[config.EnvDefaultTokenDays] = strconv.Itoa(d)
@@ -208,7 +243,8 @@ func withEnv(base, extra map[string]string) map[string]string {
 // newFunction builds one Go function from buildDir/<name>/bootstrap with an
 // explicit log group (retention and removal from the config). When the role
 // was created here, it may write to that log group and no other.
-func newFunction(scope constructs.Construct, cfg *Config, buildDir, name string, role awsiam.IRole, grantLogs bool, env map[string]string, memoryMB, timeoutSec int) awslambda.Function {
+// vpc, if not nil, places the function in a VPC.
+func newFunction(scope constructs.Construct, cfg *Config, buildDir, name string, role awsiam.IRole, grantLogs bool, env map[string]string, memoryMB, timeoutSec int, vpc *vpcPlacement) awslambda.Function {
 	id := "Fn" + strings.ToUpper(name[:1]) + name[1:]
 	removal := awscdk.RemovalPolicy_RETAIN
 	if cfg.RemovalPolicy == "destroy" {
@@ -227,7 +263,11 @@ func newFunction(scope constructs.Construct, cfg *Config, buildDir, name string,
 	for k, v := range env {
 		envp[k] = jsii.String(v)
 	}
-	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+	var reserved *float64
+	if rc := cfg.Functions[name].ReservedConcurrency; rc != nil {
+		reserved = jsii.Number(float64(*rc))
+	}
+	props := &awslambda.FunctionProps{
 		Description:  jsii.String(fmt.Sprintf("%s %s (%s)", cfg.DeploymentName, name, cfg.DeploymentStage)),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -238,5 +278,12 @@ func newFunction(scope constructs.Construct, cfg *Config, buildDir, name string,
 		Role:         role,
 		Environment:  &envp,
 		LogGroup:     lg,
-	})
+
+		ReservedConcurrentExecutions: reserved,
+	}
+	if vpc != nil {
+		props.Vpc, props.VpcSubnets = vpc.Vpc, vpc.Subnets
+		props.SecurityGroups = &vpc.SecurityGroups
+	}
+	return awslambda.NewFunction(scope, jsii.String(id), props)
 }

@@ -26,7 +26,10 @@ const (
 	reasonAPIG2 = "Request bodies and parameters are validated in the functions, which must answer 422 for malformed JSON or wrong types " +
 		"as the token API contract says; an API Gateway request validator would answer 400 first. The authorizer runs before any function."
 	reasonIAM4CloudWatchRole = "This is API Gateway's account-level CloudWatch Logs role, needed for stage logging; AmazonAPIGatewayPushToCloudWatchLogs " +
-		"is the policy AWS documents for it. Set apiTokens.createCloudWatchRole: false when the account already has one."
+		"is the policy AWS documents for it. It exists only because apiTokens.createCloudWatchRole: true asked for it."
+	reasonIAM5VpcAccess = "serve.vpc puts the serve function in a VPC, and Lambda manages its network interfaces with the function's role: " +
+		"these are the EC2 actions of AWSLambdaVPCAccessExecutionRole, granted inline, on \"*\" as in that policy, because the interfaces " +
+		"do not exist before Lambda creates them and the Describe actions take no resource."
 	reasonS1LogsBucket = "This bucket is itself the log destination (ALB access logs, VPC flow logs) and holds no application data; " +
 		"server access logging for it would need yet another bucket."
 	reasonEC23 = "network.allowedCidrs includes 0.0.0.0/0: the OpenAI-compatible endpoint serves clients (IDE plugins, SDKs, CI) from anywhere " +
@@ -51,6 +54,13 @@ func suppress(s *Stack, cfg *Config) {
 			Reason:    jsii.String(reasonIAM4CloudWatchRole),
 			AppliesTo: &[]interface{}{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
 		}}, jsii.Bool(false))
+	}
+	if s.Functions.ServeInVpc {
+		cdknag.NagSuppressions_AddResourceSuppressions(s.Functions.ServeRole, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String(reasonIAM5VpcAccess),
+			AppliesTo: &[]interface{}{"Resource::*"},
+		}}, jsii.Bool(true))
 	}
 	if b := s.Serve.LogsBucket; b != nil {
 		cdknag.NagSuppressions_AddResourceSuppressions(b, &[]*cdknag.NagPackSuppression{

@@ -29,14 +29,20 @@ type serveWiring struct {
 
 // newServeWiring forwards routes.ServePathPattern to the serve function,
 // either on a new ALB or as a rule on an existing HTTPS listener.
-func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFunction) *serveWiring {
+// vpc is the ALB's VPC (nil with an existing listener); isNew says this
+// stack created it.
+func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFunction, vpc awsec2.IVpc, isNew bool) *serveWiring {
 	n := cfg.Network
 	w := &serveWiring{}
-	// Lambda target groups pass single-value headers; the serve function
-	// reads the ALB event's "headers".
+	// Multi-value headers: in single-value mode the ALB passes only the
+	// last of repeated headers, so a request carrying two Authorization or
+	// Api-Key values would reach the serve function looking like one, and
+	// its decision core could not refuse it. pkg/albevent reads either mode
+	// and answers in the mode the request came in.
 	w.TargetGroup = elbv2.NewApplicationTargetGroup(scope, jsii.String("ServeTargets"), &elbv2.ApplicationTargetGroupProps{
-		TargetType: elbv2.TargetType_LAMBDA,
-		Targets:    &[]elbv2.IApplicationLoadBalancerTarget{awselasticloadbalancingv2targets.NewLambdaTarget(serve)},
+		TargetType:               elbv2.TargetType_LAMBDA,
+		MultiValueHeadersEnabled: jsii.Bool(true),
+		Targets:                  &[]elbv2.IApplicationLoadBalancerTarget{awselasticloadbalancingv2targets.NewLambdaTarget(serve)},
 	})
 	forward := &elbv2.ApplicationListenerRuleProps{
 		Priority:   jsii.Number(float64(n.ListenerRulePriority)),
@@ -58,7 +64,6 @@ func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFu
 		return w
 	}
 
-	vpc, isNew := albVpc(scope, cfg)
 	w.Vpc, w.NewVpc = vpc, isNew
 	w.LogsBucket = newLogsBucket(scope, cfg)
 	if isNew {
@@ -130,9 +135,77 @@ func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFu
 	return w
 }
 
+// vpcPlacement puts a function in a VPC.
+type vpcPlacement struct {
+	Vpc            awsec2.IVpc
+	Subnets        *awsec2.SubnetSelection
+	SecurityGroups []awsec2.ISecurityGroup
+}
+
+// servePlacement is where serve.vpc puts the serve function, or nil outside
+// any VPC. In the stack's VPC (stackVpc) it gets the isolated subnets, a
+// security group of its own and the endpoints it needs there; otherwise
+// the configured subnets and security groups, imported unchanged.
+func servePlacement(scope constructs.Construct, cfg *Config, stackVpc awsec2.IVpc) *vpcPlacement {
+	sv := cfg.Serve.Vpc
+	if !sv.Enabled {
+		return nil
+	}
+	if !cfg.ServeInStackVpc() {
+		p := &vpcPlacement{Vpc: awsec2.Vpc_FromVpcAttributes(scope, jsii.String("ServeVpc"), &awsec2.VpcAttributes{
+			VpcId: jsii.String(cfg.ServeVpcID()),
+			// An imported VPC needs a zone list; the subnets are given
+			// explicitly, so it is never read (and never a lookup).
+			AvailabilityZones: &[]*string{awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_GetAzs(nil))},
+		})}
+		subnets := make([]awsec2.ISubnet, len(sv.SubnetIDs))
+		for i, id := range sv.SubnetIDs {
+			subnets[i] = awsec2.Subnet_FromSubnetId(scope, jsii.String(fmt.Sprintf("ServeSubnet%d", i)), jsii.String(id))
+		}
+		p.Subnets = &awsec2.SubnetSelection{Subnets: &subnets}
+		for i, id := range sv.SecurityGroupIDs {
+			p.SecurityGroups = append(p.SecurityGroups, awsec2.SecurityGroup_FromSecurityGroupId(scope, jsii.String(fmt.Sprintf("ServeSecurityGroup%d", i)), jsii.String(id),
+				&awsec2.SecurityGroupImportOptions{Mutable: jsii.Bool(false)}))
+		}
+		return p
+	}
+
+	isolated := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+	sg := awsec2.NewSecurityGroup(scope, jsii.String("ServeSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:         stackVpc,
+		Description: jsii.String("serve function: outbound to the model upstream, the OIDC issuer and AWS endpoints"),
+		// Lambda is invoked through its service, never over the VPC, so the
+		// group admits nothing.
+		AllowAllOutbound: jsii.Bool(true),
+	})
+	// The isolated subnets have no NAT gateway: DynamoDB (token lookups)
+	// and, when the upstream key is a secret, Secrets Manager (read at
+	// start-up) are reached through endpoints.
+	stackVpc.AddGatewayEndpoint(jsii.String("DynamoDbEndpoint"), &awsec2.GatewayVpcEndpointOptions{
+		Service: awsec2.GatewayVpcEndpointAwsService_DYNAMODB(),
+		Subnets: &[]*awsec2.SubnetSelection{isolated},
+	})
+	reached := "DynamoDB through a gateway endpoint"
+	if cfg.Serve.UpstreamAPIKeySecretARN != "" {
+		ep := stackVpc.AddInterfaceEndpoint(jsii.String("SecretsManagerEndpoint"), &awsec2.InterfaceVpcEndpointOptions{
+			Service:           awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
+			Subnets:           isolated,
+			PrivateDnsEnabled: jsii.Bool(true),
+			Open:              jsii.Bool(false), // only the serve function may connect
+		})
+		ep.Connections().AllowDefaultPortFrom(sg, jsii.String("serve function"))
+		reached += " and Secrets Manager through an interface endpoint"
+	}
+	awscdk.Annotations_Of(sg).AddWarningV2(jsii.String("apitokens:serve-vpc"), jsii.String(
+		"serve.vpc.enabled: the serve function runs in the isolated subnets of this stack's VPC, which have no NAT gateway and no route to the internet. "+
+			"It reaches "+reached+". serve.upstreamUrl and, for callers that send JWTs, the OIDC issuer (authConfig.authority: discovery document and JWKS) "+
+			"must be reachable from those subnets (VPC peering, a Transit Gateway, or a NAT gateway you add); calls with API tokens need neither."))
+	return &vpcPlacement{Vpc: stackVpc, Subnets: isolated, SecurityGroups: []awsec2.ISecurityGroup{sg}}
+}
+
 // albVpc returns a new two-tier VPC (public subnets for an internet-facing
-// ALB, isolated ones for an internal ALB; no NAT gateways: nothing in it
-// needs outbound access) or the configured existing one.
+// ALB, isolated ones for an internal ALB and for serve.vpc; no NAT gateways)
+// or the configured existing one.
 func albVpc(scope constructs.Construct, cfg *Config) (awsec2.IVpc, bool) {
 	n := cfg.Network
 	switch {

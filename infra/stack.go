@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/jsii-runtime-go"
 
@@ -49,9 +50,16 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 
 	s := &Stack{Stack: stack}
 	s.Table = newTokenTable(stack, cfg)
-	s.Functions = newFunctions(stack, cfg, s.Table, buildDir)
+	// The VPC comes first: with serve.vpc.enabled the serve function goes
+	// into it too.
+	var vpc awsec2.IVpc
+	newVpc := false
+	if cfg.Network.ExistingListener.ARN == "" {
+		vpc, newVpc = albVpc(stack, cfg)
+	}
+	s.Functions = newFunctions(stack, cfg, s.Table, buildDir, servePlacement(stack, cfg, vpc))
 	s.API = newTokenAPI(stack, cfg, s.Functions)
-	s.Serve = newServeWiring(stack, cfg, s.Functions.ByName[routes.FnServe])
+	s.Serve = newServeWiring(stack, cfg, s.Functions.ByName[routes.FnServe], vpc, newVpc)
 
 	if acl := cfg.WafWebACLArn; acl != "" {
 		awswafv2.NewCfnWebACLAssociation(stack, jsii.String("ApiWaf"), &awswafv2.CfnWebACLAssociationProps{

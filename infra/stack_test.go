@@ -55,6 +55,23 @@ serve:
     claude: [lisa-api-users, lisa-admins]
 `
 
+// Issuers whose identifier ends in "/": AUTHORITY must keep it, since the
+// tokens' "iss" is compared exactly.
+const (
+	auth0Authority   = "https://tenant.auth0.com/"
+	entraV1Authority = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/"
+)
+
+// withAuthority replaces baseYAML's authConfig.authority.
+func withAuthority(yaml, authority string) string {
+	return strings.Replace(yaml, "authority: https://idp.example.com/realms/lisa", "authority: "+authority, 1)
+}
+
+// withServe adds keys to baseYAML's serve section.
+func withServe(yaml, keys string) string {
+	return strings.Replace(yaml, "  upstreamTimeoutSeconds: 200\n", "  upstreamTimeoutSeconds: 200"+keys, 1)
+}
+
 var variants = map[string]string{
 	// A new VPC and ALB with HTTPS, everything created.
 	"default": baseYAML + `
@@ -67,8 +84,8 @@ network:
   certificateArn: ` + testCertARN + `
 `,
 	// Role override by name, no certificate, API Gateway caching on, a
-	// destroyable test stage.
-	"override": baseYAML + `
+	// destroyable test stage, an Auth0 issuer (its "iss" ends in "/").
+	"override": withAuthority(baseYAML, auth0Authority) + `
 removalPolicy: destroy
 roles:
   ApiTokensApiRole: CustomApiTokensRole
@@ -77,8 +94,15 @@ apiTokens:
 network:
   allowedCidrs: [10.0.0.0/8]
 `,
-	// A rule on an existing HTTPS listener; role override by ARN.
-	"listener": baseYAML + `
+	// A rule on an existing HTTPS listener; role override by ARN; an
+	// Entra ID v1 issuer (its "iss" ends in "/").
+	"listener": withServe(withAuthority(baseYAML, entraV1Authority), `
+  vpc:
+    enabled: true
+    vpcId: vpc-0fedcba9876543210
+    subnetIds: [subnet-0ccccccccccccccc1, subnet-0ccccccccccccccc2]
+    securityGroupIds: [sg-0ddddddddddddddd1]
+`) + `
 roles:
   ApiTokensApiRole: arn:aws:iam::123456789012:role/CustomApiTokensRole
 network:
@@ -87,6 +111,22 @@ network:
     arn: ` + testListenerARN + `
     securityGroupId: sg-0123456789abcdef0
     dnsName: lisa-alb-1.us-east-1.elb.amazonaws.com
+`,
+	// The serve function in the new VPC, next to a private plain-http
+	// upstream; every optional function setting set.
+	"private": withAuthority(strings.NewReplacer(
+		"  jwtGroupsProperty: realm_access.roles\n", "  jwtGroupsProperty: realm_access.roles\n  jwtUsernameProperty: sub\n",
+		"  upstreamUrl: https://litellm.example.com/\n", "  upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true\n  modelPermissionsDefault: deny\n",
+	).Replace(withServe(baseYAML, "\n  vpc:\n    enabled: true\n")), auth0Authority) + `
+apiTokens:
+  createCloudWatchRole: true
+functions:
+  serve:
+    reservedConcurrency: 50
+  authorizer:
+    reservedConcurrency: 20
+network:
+  certificateArn: ` + testCertARN + `
 `,
 	// A new ALB in an existing VPC, with WAF.
 	"vpc": baseYAML + `
@@ -101,6 +141,15 @@ network:
 `,
 }
 
+// variantNames lists every variant, in a stable order.
+func variantNames() []string {
+	names := make([]string, 0, len(variants))
+	for v := range variants {
+		names = append(names, v)
+	}
+	return sortedCopy(names)
+}
+
 // synthesized is one variant's stack and its template.
 type synthesized struct {
 	cfg   *Config
@@ -108,7 +157,7 @@ type synthesized struct {
 	tmpl  assertions.Template
 	json  map[string]any
 	// nagErrors and warnings are annotation messages, "path: message".
-	nagErrors, warnings []string
+	nagErrors, warnings, infos []string
 }
 
 var (
@@ -143,6 +192,8 @@ func synth(t *testing.T, variant string) *synthesized {
 				s.nagErrors = append(s.nagErrors, msg)
 			case "aws:cdk:warning":
 				s.warnings = append(s.warnings, msg)
+			case "aws:cdk:info":
+				s.infos = append(s.infos, msg)
 			}
 		}
 	}
@@ -464,6 +515,208 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+// TestAuthorityIsPassedVerbatim: a trailing "/" is part of some issuers'
+// identifiers (Auth0, Entra ID v1); dropping it would refuse every JWT.
+func TestAuthorityIsPassedVerbatim(t *testing.T) {
+	for v, want := range map[string]string{"default": "https://idp.example.com/realms/lisa", "override": auth0Authority, "listener": entraV1Authority} {
+		s := synth(t, v)
+		for name := range s.stack.Functions.ByName {
+			if got := s.envOf(name)[config.EnvAuthority]; got != want {
+				t.Errorf("%s: %s has %s = %q, want %q exactly as configured", v, name, config.EnvAuthority, got, want)
+			}
+		}
+	}
+}
+
+// TestUsernameClaimAndModelDefault: the optional settings reach the
+// functions that read them, and only when set.
+func TestUsernameClaimAndModelDefault(t *testing.T) {
+	s := synth(t, "private")
+	for name := range s.stack.Functions.ByName {
+		env := s.envOf(name)
+		if got := env[config.EnvJWTUsernameProperty]; got != "sub" {
+			t.Errorf("%s: %s = %q, want sub", name, config.EnvJWTUsernameProperty, got)
+		}
+		want := ""
+		if name == routes.FnServe {
+			want = config.ModelsDeny
+		}
+		if got := env[config.EnvModelPermsDefault]; got != want {
+			t.Errorf("%s: %s = %q, want %q", name, config.EnvModelPermsDefault, got, want)
+		}
+	}
+	d := synth(t, "default")
+	for name := range d.stack.Functions.ByName {
+		for _, k := range []string{config.EnvJWTUsernameProperty, config.EnvModelPermsDefault} {
+			if v, ok := d.envOf(name)[k]; ok {
+				t.Errorf("default: %s has %s = %q; unset keys must leave the variable out", name, k, v)
+			}
+		}
+	}
+}
+
+// TestReservedConcurrency: set per function where configured, absent
+// (unreserved) elsewhere.
+func TestReservedConcurrency(t *testing.T) {
+	for v, want := range map[string]map[string]any{
+		"private": {routes.FnServe: float64(50), routes.FnAuthorizer: float64(20)},
+		"default": {},
+	} {
+		s := synth(t, v)
+		fns := s.resources("AWS::Lambda::Function")
+		for name, fn := range s.stack.Functions.ByName {
+			if got := props(fns[s.logicalID(fn)])["ReservedConcurrentExecutions"]; got != want[name] {
+				t.Errorf("%s: %s ReservedConcurrentExecutions = %v, want %v", v, name, got, want[name])
+			}
+		}
+	}
+}
+
+// TestCloudWatchRoleOnlyWhenAsked: AWS::ApiGateway::Account is one setting
+// per account and region, shared by every API there; a stack must not take
+// it over unless told to.
+func TestCloudWatchRoleOnlyWhenAsked(t *testing.T) {
+	d := synth(t, "default")
+	if n := len(d.resources("AWS::ApiGateway::Account")); n != 0 {
+		t.Errorf("default: %d AWS::ApiGateway::Account resources, want none unless apiTokens.createCloudWatchRole is true", n)
+	}
+	if !containsAny(d.infos, "apiTokens.createCloudWatchRole") {
+		t.Errorf("default: want a synth message that stage logging needs the account's API Gateway CloudWatch role, got %v", d.infos)
+	}
+	p := synth(t, "private")
+	check(t, "account CloudWatch role when asked for", func() {
+		p.tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::Account"), jsii.Number(1))
+	})
+	if containsAny(p.infos, "apiTokens.createCloudWatchRole") {
+		t.Errorf("private: the role is created; no message expected, got %v", p.infos)
+	}
+}
+
+// TestServeTargetsGetMultiValueHeaders: in single-value mode the ALB passes
+// only the last of repeated headers, so a request with two Authorization
+// or Api-Key headers would look like one; the serve function must see them
+// all to refuse it.
+func TestServeTargetsGetMultiValueHeaders(t *testing.T) {
+	for _, v := range variantNames() {
+		s := synth(t, v)
+		check(t, v+": lambda.multi_value_headers.enabled", func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
+				"TargetType":            "lambda",
+				"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}}),
+			})
+		})
+	}
+}
+
+// vpcConfigOf is a function's VpcConfig, nil outside a VPC.
+func (s *synthesized) vpcConfigOf(name string) map[string]any {
+	fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+	vc, _ := fn["VpcConfig"].(map[string]any)
+	return vc
+}
+
+// eniStatements are the statements granting Lambda's VPC network interface
+// actions.
+func (s *synthesized) eniStatements() []statement {
+	var out []statement
+	for _, st := range s.statements() {
+		if hasPrefix(st.actions, "ec2:") {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// TestServeInTheStacksVpc: serve.vpc.enabled with the VPC this stack
+// creates: its isolated subnets, a security group of its own that may send
+// anywhere, ENI permissions, and endpoints for what the function must reach.
+func TestServeInTheStacksVpc(t *testing.T) {
+	s := synth(t, "private")
+	vc := s.vpcConfigOf(routes.FnServe)
+	if vc == nil {
+		t.Fatal("serve.vpc.enabled: the serve function has no VpcConfig")
+	}
+	isolated := 0
+	for _, sub := range *s.stack.Serve.Vpc.IsolatedSubnets() {
+		isolated++
+		if !refersTo(vc["SubnetIds"], s.logicalID(sub)) {
+			t.Errorf("serve VpcConfig.SubnetIds %v lacks the isolated subnet %s", jsonString(vc["SubnetIds"]), s.logicalID(sub))
+		}
+	}
+	if n := len(listOf(vc["SubnetIds"])); n != isolated || isolated < 2 {
+		t.Errorf("serve is in %d subnets, want the %d isolated ones (at least 2)", n, isolated)
+	}
+	sgs := listOf(vc["SecurityGroupIds"])
+	if len(sgs) != 1 {
+		t.Fatalf("serve security groups %v, want one of its own", jsonString(sgs))
+	}
+	sgID := sgs[0].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	sg := props(s.resources("AWS::EC2::SecurityGroup")[sgID])
+	if sg["SecurityGroupIngress"] != nil || !strings.Contains(jsonString(sg["SecurityGroupEgress"]), `"CidrIp":"0.0.0.0/0"`) {
+		t.Errorf("serve security group: want no ingress and egress anywhere, got %v", jsonString(sg))
+	}
+	if sgID == s.logicalID(s.stack.Serve.SecurityGroup) {
+		t.Errorf("serve shares the ALB's security group")
+	}
+	for name := range s.stack.Functions.ByName {
+		if name != routes.FnServe && s.vpcConfigOf(name) != nil {
+			t.Errorf("%s is in the VPC; only serve.vpc asks for that", name)
+		}
+	}
+	// Endpoints: DynamoDB on the isolated subnets' route tables (no NAT),
+	// and Secrets Manager, since the upstream key is read at start-up.
+	endpoints := map[string]map[string]any{}
+	for _, ep := range s.resources("AWS::EC2::VPCEndpoint") {
+		p := props(ep)
+		name := jsonString(p["ServiceName"])
+		for _, svc := range []string{"dynamodb", "secretsmanager"} {
+			if strings.Contains(name, "."+svc+`"`) {
+				endpoints[svc] = p
+			}
+		}
+	}
+	if ep := endpoints["dynamodb"]; ep["VpcEndpointType"] != "Gateway" || len(listOf(ep["RouteTableIds"])) != isolated {
+		t.Errorf("want a DynamoDB gateway endpoint on the %d isolated route tables, got %v", isolated, jsonString(ep))
+	}
+	if ep := endpoints["secretsmanager"]; ep["VpcEndpointType"] != "Interface" || ep["PrivateDnsEnabled"] != true || len(listOf(ep["SubnetIds"])) != isolated {
+		t.Errorf("want a Secrets Manager interface endpoint with private DNS in the isolated subnets, got %v", jsonString(ep))
+	}
+	if len(s.resources("AWS::EC2::VPCEndpoint")) != 2 {
+		t.Errorf("want exactly the two endpoints, got %d", len(s.resources("AWS::EC2::VPCEndpoint")))
+	}
+	roleID := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[routes.FnServe])])["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	enis := s.eniStatements()
+	if len(enis) != 1 || !slices.Equal(sortedCopy(enis[0].actions), sortedCopy(vpcAccessActions)) {
+		t.Fatalf("want one statement granting %v, got %v", vpcAccessActions, enis)
+	}
+	if pol := s.resources("AWS::IAM::Policy")[enis[0].where]; !refersTo(props(pol)["Roles"], roleID) {
+		t.Errorf("ENI actions granted in %s, not to the serve role %s", enis[0].where, roleID)
+	}
+	if !containsAny(s.warnings, "serve.vpc") {
+		t.Errorf("want a synth warning that the isolated subnets reach neither the internet nor the issuer, got %v", s.warnings)
+	}
+}
+
+// TestServeInAnExistingNetwork: explicit subnets and security groups are
+// used as given; nothing is created in a VPC this stack does not own.
+func TestServeInAnExistingNetwork(t *testing.T) {
+	s := synth(t, "listener")
+	vc := s.vpcConfigOf(routes.FnServe)
+	if !same(vc["SubnetIds"], []any{"subnet-0ccccccccccccccc1", "subnet-0ccccccccccccccc2"}) || !same(vc["SecurityGroupIds"], []any{"sg-0ddddddddddddddd1"}) {
+		t.Errorf("serve VpcConfig %v, want the configured subnets and security group", jsonString(vc))
+	}
+	if n := len(s.resources("AWS::EC2::VPCEndpoint")); n != 0 {
+		t.Errorf("%d VPC endpoints created in a VPC this stack does not own", n)
+	}
+	if len(s.eniStatements()) != 1 {
+		t.Errorf("want the ENI statement for the serve role, got %v", s.eniStatements())
+	}
+	d := synth(t, "default")
+	if d.vpcConfigOf(routes.FnServe) != nil || len(d.eniStatements()) != 0 || len(d.resources("AWS::EC2::VPCEndpoint")) != 0 {
+		t.Errorf("default: serve must stay outside any VPC, with no ENI grants or endpoints")
+	}
+}
+
 func TestServeRuleForwardsToServeFunction(t *testing.T) {
 	s := synth(t, "default")
 	tgID := s.logicalID(s.stack.Serve.TargetGroup)
@@ -509,6 +762,15 @@ func TestServeRuleForwardsToServeFunction(t *testing.T) {
 		t.Errorf("ALB idle timeout %d is shorter than the serve function timeout %d", s.cfg.Network.IdleTimeoutSeconds, s.cfg.ServeFunctionTimeoutSeconds())
 	}
 	check(t, "VPC flow logs", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::EC2::FlowLog"), jsii.Number(1)) })
+}
+
+func TestInsecureUpstreamWarns(t *testing.T) {
+	if s := synth(t, "private"); !containsAny(s.warnings, "serve.allowInsecureUpstream") {
+		t.Errorf("want a synth warning about the plain-http upstream, got %v", s.warnings)
+	}
+	if s := synth(t, "default"); containsAny(s.warnings, "serve.allowInsecureUpstream") {
+		t.Errorf("https upstream: unexpected warning in %v", s.warnings)
+	}
 }
 
 func TestPlainHTTPWithoutCertificateWarns(t *testing.T) {
@@ -625,7 +887,7 @@ func (s *synthesized) statements() []statement {
 }
 
 func TestNoWildcardGrants(t *testing.T) {
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		s := synth(t, v)
 		table := s.logicalID(s.stack.Table.Table)
 		for _, st := range s.statements() {
@@ -635,7 +897,10 @@ func TestNoWildcardGrants(t *testing.T) {
 				}
 			}
 			for _, r := range st.resources {
-				if r == "*" {
+				// Lambda's network interface actions have no resource to
+				// name (the AWSLambdaVPCAccessExecutionRole policy grants
+				// them on "*" too).
+				if r == "*" && !slices.Equal(sortedCopy(st.actions), sortedCopy(vpcAccessActions)) {
 					t.Errorf("%s/%s grants %v on \"*\"", v, st.where, st.actions)
 				}
 				if strings.Contains(jsonString(r), "index/*") {
@@ -778,7 +1043,7 @@ func TestRoleOverrideImportsInsteadOfCreating(t *testing.T) {
 // --- Behaviour 2: cdk-nag ------------------------------------------------------
 
 func TestNagAwsSolutionsClean(t *testing.T) {
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		s := synth(t, v)
 		for _, e := range s.nagErrors {
 			t.Errorf("%s: unsuppressed error: %s", v, e)
@@ -787,7 +1052,7 @@ func TestNagAwsSolutionsClean(t *testing.T) {
 }
 
 func TestEverySuppressionHasASpecificReason(t *testing.T) {
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		s := synth(t, v)
 		n := 0
 		for id, r := range s.json["Resources"].(map[string]any) {
@@ -826,7 +1091,7 @@ func TestCfnLintVariants(t *testing.T) {
 	}
 	dir := t.TempDir()
 	args := []string{"--ignore-checks", "W3005", "--"}
-	for _, v := range []string{"default", "override", "listener", "vpc"} {
+	for _, v := range variantNames() {
 		p := filepath.Join(dir, v+".template.json")
 		if err := os.WriteFile(p, []byte(jsonString(synth(t, v).json)), 0o644); err != nil {
 			t.Fatal(err)
