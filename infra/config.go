@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/routes"
+	"github.com/llmgw/apitokens/pkg/serve"
 )
 
 // functionNames are the keys of the functions section.
@@ -455,14 +455,10 @@ func (c *Config) validate() error {
 
 	s := c.Serve
 	if required("serve.upstreamUrl", s.UpstreamURL) {
-		// The serve function refuses the same URLs at start-up; failing here
-		// saves a deployment.
-		if u, err := url.Parse(s.UpstreamURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			bad("serve.upstreamUrl", "%q must be an absolute http(s) URL without query, e.g. https://litellm.example.com/v1", s.UpstreamURL)
-		} else if u.User != nil {
-			bad("serve.upstreamUrl", "must not contain credentials; use serve.upstreamApiKeySecretArn")
-		} else if insecureUpstream(u) && !s.AllowInsecureUpstream {
-			bad("serve.upstreamUrl", "%q is plain http to a host that is not loopback: the upstream's API key and every prompt would cross the network in clear text; use https, or set serve.allowInsecureUpstream: true if that network is trusted", s.UpstreamURL)
+		// The serve function's own rule, which would otherwise stop it at
+		// start-up; failing here saves a deployment.
+		if err := serve.CheckUpstreamURL(s.UpstreamURL, s.AllowInsecureUpstream); err != nil {
+			bad("serve.upstreamUrl", "%v (serve.allowInsecureUpstream: true allows plain http on a trusted network; the key goes in serve.upstreamApiKeySecretArn)", err)
 		}
 	}
 	if s.UpstreamAPIKeySecretARN != "" && !strings.Contains(s.UpstreamAPIKeySecretARN, ":secretsmanager:") {
@@ -567,26 +563,11 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// insecureUpstream reports a plain-http URL whose host is not loopback
-// (127.0.0.0/8, ::1 or localhost), the same URLs the serve function itself
-// would send its key over unprotected.
-func insecureUpstream(u *url.URL) bool {
-	if u.Scheme != "http" {
-		return false
-	}
-	host := strings.TrimSuffix(u.Hostname(), ".")
-	if strings.EqualFold(host, "localhost") {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	return err != nil || !ip.Unmap().IsLoopback()
-}
-
 // InsecureUpstream is true when serve.allowInsecureUpstream let a plain-http
 // upstream through.
 func (c *Config) InsecureUpstream() bool {
 	u, err := url.Parse(c.Serve.UpstreamURL)
-	return err == nil && insecureUpstream(u)
+	return err == nil && serve.InsecureUpstream(u)
 }
 
 var cidrRE = regexp.MustCompile(`^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$`)
@@ -603,29 +584,26 @@ func (c *Config) modelPermissionsJSON() (string, error) {
 	if c.Serve.ModelPermissions == nil {
 		return "", nil
 	}
-	// The rules of pkg/serve's parser, which would otherwise stop the serve
-	// function at its first start: ids compare ignoring case and spaces.
-	seen := map[string]string{}
 	for model, groups := range c.Serve.ModelPermissions {
-		norm := strings.ToLower(strings.TrimSpace(model))
-		if norm == "" {
-			return "", fmt.Errorf("has an empty model id")
-		}
-		if other, dup := seen[norm]; dup {
-			return "", fmt.Errorf("lists %q and %q, the same model id ignoring case and spaces", other, model)
-		}
-		seen[norm] = model
-		for _, g := range groups {
-			if strings.TrimSpace(g) == "" {
-				return "", fmt.Errorf("has an empty group name for %q", model)
-			}
-		}
 		if groups == nil {
 			c.Serve.ModelPermissions[model] = []string{}
 		}
 	}
 	b, err := json.Marshal(c.Serve.ModelPermissions)
-	return string(b), err
+	if err != nil {
+		return "", err
+	}
+	// The serve function's own parser and rules (ids unique ignoring case
+	// and spaces, no empty ids or groups), which would otherwise stop it
+	// at its first start.
+	perms, err := serve.ParseModelPermissions(string(b))
+	if err == nil {
+		err = serve.CheckModelPermissions(perms)
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 func ptr[T any](v T) *T { return &v }

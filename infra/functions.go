@@ -146,6 +146,10 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
 		serveEnv[config.EnvModelPermissions] = mp
 	}
+	if cfg.InsecureUpstream() {
+		// The function applies the same clear-text rule at start-up.
+		serveEnv[config.EnvServeAllowInsecure] = "true"
+	}
 	if d := cfg.Serve.ModelPermissionsDefault; d != "" {
 		serveEnv[config.EnvModelPermsDefault] = d
 	}

@@ -765,11 +765,20 @@ func TestServeRuleForwardsToServeFunction(t *testing.T) {
 }
 
 func TestInsecureUpstreamWarns(t *testing.T) {
-	if s := synth(t, "private"); !containsAny(s.warnings, "serve.allowInsecureUpstream") {
+	s := synth(t, "private")
+	if !containsAny(s.warnings, "serve.allowInsecureUpstream") {
 		t.Errorf("want a synth warning about the plain-http upstream, got %v", s.warnings)
 	}
-	if s := synth(t, "default"); containsAny(s.warnings, "serve.allowInsecureUpstream") {
+	// The serve function applies the same rule at start-up, so it is told.
+	if got := s.envOf(routes.FnServe)[config.EnvServeAllowInsecure]; got != "true" {
+		t.Errorf("serve: %s = %q, want true", config.EnvServeAllowInsecure, got)
+	}
+	s = synth(t, "default")
+	if containsAny(s.warnings, "serve.allowInsecureUpstream") {
 		t.Errorf("https upstream: unexpected warning in %v", s.warnings)
+	}
+	if got, ok := s.envOf(routes.FnServe)[config.EnvServeAllowInsecure]; ok {
+		t.Errorf("https upstream: %s = %q, want unset", config.EnvServeAllowInsecure, got)
 	}
 }
 

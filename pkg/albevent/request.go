@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/llmgw/apitokens/pkg/auth"
 )
 
 // Limits of the ALB's Lambda integration. AWS documents both as "1 MB"
@@ -80,18 +82,10 @@ func ToHTTPRequest(ctx context.Context, e events.ALBTargetGroupRequest) (*http.R
 		return nil, err
 	}
 
-	h := http.Header{}
-	if MultiValue(e) {
-		for k, vs := range e.MultiValueHeaders {
-			for _, v := range vs {
-				h.Add(k, v)
-			}
-		}
-	} else {
-		for k, v := range e.Headers {
-			h.Set(k, v)
-		}
-	}
+	// One merge rule for every event: a target group in multi-value mode
+	// sends multiValueHeaders (every value of a repeated header), one in
+	// single-value mode only headers.
+	h := auth.EventHeaders(e.Headers, e.MultiValueHeaders)
 	host := h.Get("Host")
 	h.Del("Host") // as net/http's server does: the host lives in r.Host
 

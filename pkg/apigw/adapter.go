@@ -25,9 +25,8 @@ import (
 	"github.com/llmgw/apitokens/pkg/routes"
 )
 
-// MaxBodyBytes caps request bodies. A create request is a few hundred
-// bytes; anything much larger is a mistake or an attack.
-const MaxBodyBytes = 16 << 10
+// MaxBodyBytes caps request bodies (routes.MaxTokenAPIBodyBytes).
+const MaxBodyBytes = routes.MaxTokenAPIBodyBytes
 
 // Request is what a handler needs from an API Gateway proxy event.
 type Request struct {

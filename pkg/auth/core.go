@@ -22,9 +22,19 @@ type TokenReader interface {
 
 // Identity is who a verified JWT names, and until when.
 type Identity struct {
-	Username  string
-	Groups    []string
-	ExpiresAt int64 // the token's exp, Unix seconds
+	// Username is the claim JWT_USERNAME_PROPERTY names or, when that is
+	// not set, the first non-blank string among cognito:username,
+	// username, preferred_username and sub.
+	Username string
+	// Groups is the JWT_GROUPS_PROPERTY claim: a JSON array of strings,
+	// or a single string taken as one group. A missing or malformed claim
+	// yields no groups: it must not grant anything. Never nil.
+	Groups []string
+	// Subject is the "sub" claim, if it is a string.
+	Subject string
+	// ExpiresAt is the token's exp, Unix seconds: a cache of this identity
+	// must not outlive it.
+	ExpiresAt int64
 }
 
 // JWTVerifier verifies an OIDC token and returns who it names. Refusals

@@ -14,9 +14,9 @@ const (
 	HeaderAPIKey        = "Api-Key"
 )
 
-// maxCredentialLen bounds what is even looked at: a JWT from a real IdP is
-// a few KiB; anything far larger is refused before parsing.
-const maxCredentialLen = 16 << 10
+// MaxCredentialBytes bounds what is even looked at: a JWT from a real IdP
+// is a few KiB; anything far larger is refused before parsing.
+const MaxCredentialBytes = 16 << 10
 
 var (
 	errSeveral      = apierr.New(apierr.Unauthenticated, "several credentials: send one Authorization or Api-Key header, once").WithCode("duplicate_credential")
@@ -55,7 +55,7 @@ func Credential(h http.Header) (string, error) {
 		if v == "" {
 			continue
 		}
-		if len(v) > maxCredentialLen {
+		if len(v) > MaxCredentialBytes {
 			return "", errTooLong
 		}
 		return v, nil

@@ -29,6 +29,7 @@ const (
 	EnvServeUpstreamKey    = "SERVE_UPSTREAM_API_KEY"
 	EnvServeUpstreamKeyARN = "SERVE_UPSTREAM_API_KEY_SECRET_ARN"
 	EnvServeTimeoutSeconds = "SERVE_UPSTREAM_TIMEOUT_SECONDS"
+	EnvServeAllowInsecure  = "SERVE_ALLOW_INSECURE_UPSTREAM"
 	EnvModelPermissions    = "MODEL_PERMISSIONS"
 	EnvModelPermsDefault   = "MODEL_PERMISSIONS_DEFAULT"
 	EnvJWTUsernameProperty = "JWT_USERNAME_PROPERTY"
@@ -71,8 +72,11 @@ type Config struct {
 	ServeUpstreamKey          string
 	ServeUpstreamKeySecretARN string
 	ServeTimeout              time.Duration
-	ModelPermissions          string // JSON object: model id -> allowed groups
-	ModelPermissionsDefault   string // ModelsOpen or ModelsDeny
+	// ServeAllowInsecureUpstream lets a plain-http upstream that is not
+	// loopback through (the upstream key then travels in clear).
+	ServeAllowInsecureUpstream bool
+	ModelPermissions           string // JSON object: model id -> allowed groups
+	ModelPermissionsDefault    string // ModelsOpen or ModelsDeny
 	// JWTUsernameProperty names the claim that names a user; "" means the
 	// first present of cognito:username, username, preferred_username, sub.
 	JWTUsernameProperty string
@@ -136,6 +140,13 @@ func Load(getenv func(string) string) (Config, error) {
 		c.ModelPermissionsDefault = ModelsDeny
 	default:
 		return Config{}, fmt.Errorf("%s: %q must be %q or %q", EnvModelPermsDefault, v, ModelsOpen, ModelsDeny)
+	}
+	if v := strings.TrimSpace(getenv(EnvServeAllowInsecure)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %q is not a boolean", EnvServeAllowInsecure, v)
+		}
+		c.ServeAllowInsecureUpstream = b
 	}
 	c.AllowUserManaged = true
 	if v := strings.TrimSpace(getenv(EnvAllowUserManaged)); v != "" {

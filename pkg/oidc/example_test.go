@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/oidc"
 )
@@ -25,7 +26,7 @@ func Example() {
 		panic(err) // configuration errors only; the issuer is not contacted yet
 	}
 	tok, _ := iss.Token("alice", []string{"lisa-users"}, time.Hour)
-	fmt.Println(oidc.IsJWTShaped(tok))
+	fmt.Println(auth.LooksLikeJWT(tok))
 
 	id, err := v.Verify(ctx, tok)
 	fmt.Println(id.Username, id.Groups, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/internal/syncbuf"
 	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/oidc"
@@ -106,7 +107,7 @@ func (e *env) sign(t testing.TB, claims jwt.MapClaims) string {
 }
 
 // mustVerify verifies tok and fails the test on any error.
-func mustVerify(t testing.TB, v *oidc.Verifier, tok string) oidc.Identity {
+func mustVerify(t testing.TB, v *oidc.Verifier, tok string) auth.Identity {
 	t.Helper()
 	id, err := v.Verify(t.Context(), tok)
 	if err != nil {
@@ -123,7 +124,7 @@ func expectRefusal(t testing.TB, v *oidc.Verifier, logs *syncbuf.Buffer, tok str
 	if err == nil {
 		t.Fatalf("Verify accepted the token as %+v, want refusal %q", id, code)
 	}
-	if id.Username != "" || id.Groups != nil || id.Subject != "" || !id.ExpiresAt.IsZero() {
+	if id.Username != "" || id.Groups != nil || id.Subject != "" || id.ExpiresAt != 0 {
 		t.Errorf("refusal came with an identity %+v", id)
 	}
 	var ae *apierr.Error

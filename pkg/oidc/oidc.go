@@ -29,7 +29,7 @@ const (
 	// MaxTokenBytes bounds the work an unauthenticated caller can cause.
 	// Real ID tokens are a few KiB even with many groups; API Gateway
 	// refuses much larger headers anyway.
-	MaxTokenBytes = 16 << 10
+	MaxTokenBytes = auth.MaxCredentialBytes
 )
 
 // Refusal codes (apierr.Error.Code) returned by Verify.
@@ -123,25 +123,6 @@ type Config struct {
 	// Logger receives discovery and refresh failures (slog.Default() if
 	// nil). Tokens are never logged.
 	Logger *slog.Logger
-}
-
-// Identity is who a verified token says the caller is.
-type Identity struct {
-	// Username is the UsernameClaim value or, when that is not set, the
-	// first non-blank string among the claims cognito:username, username,
-	// preferred_username and sub.
-	Username string
-	// Groups is the GroupsClaim value: a JSON array of strings, or a single
-	// string taken as one group. A missing claim, or one of another type
-	// (including an array holding anything but strings), yields no groups:
-	// a malformed claim must not grant anything. Empty strings are
-	// dropped. Never nil.
-	Groups []string
-	// Subject is the "sub" claim, if it is a string.
-	Subject string
-	// ExpiresAt is the "exp" claim: a cache of this identity must not
-	// outlive it.
-	ExpiresAt time.Time
 }
 
 // Verifier verifies JWTs from one issuer for one audience. It is safe for
@@ -250,43 +231,44 @@ func (v *Verifier) Warm(ctx context.Context) error {
 // *apierr.Error of kind Unauthenticated with one of the Code* reasons; if
 // the issuer cannot be reached and no keys are cached, the error is of kind
 // Unavailable. An error never comes with an identity.
-func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
+func (v *Verifier) Verify(ctx context.Context, raw string) (auth.Identity, error) {
 	if raw == "" {
-		return Identity{}, refuse(CodeMalformed, "token is empty", nil)
+		return auth.Identity{}, refuse(CodeMalformed, "token is empty", nil)
 	}
 	if len(raw) > MaxTokenBytes {
-		return Identity{}, refuse(CodeMalformed, fmt.Sprintf("token is longer than %d bytes", MaxTokenBytes), nil)
+		return auth.Identity{}, refuse(CodeMalformed, fmt.Sprintf("token is longer than %d bytes", MaxTokenBytes), nil)
 	}
-	h, payload, sig, ok := split(raw)
+	h, _, _, ok := split(raw)
 	hdr, hok := decodeHeader(h)
 	if !ok || !hok {
-		return Identity{}, refuse(CodeMalformed, "token is not a JWT", nil)
+		return auth.Identity{}, refuse(CodeMalformed, "token is not a JWT", nil)
 	}
 	// Checked here, before any key lookup and before the shape check (an
 	// "alg":"none" token has an empty signature segment), so that "none"
 	// and HMAC tokens are refused without touching the network and with
 	// their own code.
 	if alg, _ := hdr["alg"].(string); !algAllowed(alg) {
-		return Identity{}, refuse(CodeAlgNotAllowed, "token signature algorithm is not allowed", nil)
+		return auth.Identity{}, refuse(CodeAlgNotAllowed, "token signature algorithm is not allowed", nil)
 	}
-	// The rest of IsJWTShaped; the header was decoded above already.
-	if !isSegment(payload) || !isSegment(sig) {
-		return Identity{}, refuse(CodeMalformed, "token is not a JWT", nil)
+	// The decision core's shape check, done here after the algorithm check
+	// so that a "none" token (empty signature) gets its own code.
+	if !auth.LooksLikeJWT(raw) {
+		return auth.Identity{}, refuse(CodeMalformed, "token is not a JWT", nil)
 	}
 	claims := jwt.MapClaims{}
 	if _, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc(ctx)); err != nil {
-		return Identity{}, classify(err, claims)
+		return auth.Identity{}, classify(err, claims)
 	}
-	id := Identity{
+	id := auth.Identity{
 		Username: usernameOf(claims, v.cfg.UsernameClaim),
 		Groups:   groupsOf(claims, v.cfg.GroupsClaim),
 	}
 	if id.Username == "" {
-		return Identity{}, refuse(CodeNoUsername, "token has no username claim", nil)
+		return auth.Identity{}, refuse(CodeNoUsername, "token has no username claim", nil)
 	}
 	id.Subject, _ = claims["sub"].(string)
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-		id.ExpiresAt = exp.Time
+		id.ExpiresAt = exp.Unix()
 	}
 	return id, nil
 }
@@ -420,12 +402,8 @@ func claimAt(claims map[string]any, name string) (any, bool) {
 	return cur, true
 }
 
-// VerifyJWT verifies raw and returns who it names and until when: the
-// form the decision core (auth.JWTVerifier) consumes.
+// VerifyJWT is Verify under the name the decision core's JWTVerifier
+// interface gives it.
 func (v *Verifier) VerifyJWT(ctx context.Context, raw string) (auth.Identity, error) {
-	id, err := v.Verify(ctx, raw)
-	if err != nil {
-		return auth.Identity{}, err
-	}
-	return auth.Identity{Username: id.Username, Groups: id.Groups, ExpiresAt: id.ExpiresAt.Unix()}, nil
+	return v.Verify(ctx, raw)
 }

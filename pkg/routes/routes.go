@@ -37,6 +37,17 @@ var APITokens = []Route{
 	{Method: "DELETE", Resource: "/api-tokens/{id}", Function: FnDelete},
 }
 
+// Body limits of the token API, in one place. The serve path's limits are
+// the ALB's, in pkg/albevent.
+const (
+	// MaxTokenAPIBodyBytes caps token API request bodies: a create body is
+	// a few hundred bytes; anything much larger is a mistake or an attack.
+	MaxTokenAPIBodyBytes = 16 << 10
+	// MaxAPIGatewayPayloadBytes is API Gateway's own request limit, which
+	// the local gateway enforces as well.
+	MaxAPIGatewayPayloadBytes = 10 << 20
+)
+
 // ServePathPrefix is the ALB path prefix forwarded to the serve function;
 // ServePathPattern is the listener-rule pattern for it.
 const (

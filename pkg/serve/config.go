@@ -10,12 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/albevent"
-	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
 )
 
@@ -55,8 +55,10 @@ type Config struct {
 	// list: config.ModelsOpen (or "") opens them to every authenticated
 	// principal, config.ModelsDeny keeps them for admins.
 	ModelPermissionsDefault string
-	// Groups names the admin group (members may use every model).
-	Groups auth.Groups
+	// AllowInsecureUpstream lets a plain-http UpstreamURL to a host that
+	// is not loopback through (SERVE_ALLOW_INSECURE_UPSTREAM); see
+	// CheckUpstreamURL.
+	AllowInsecureUpstream bool
 	// MaxRequestBytes caps request bodies (413 beyond).
 	// DefaultMaxRequestBytes if zero.
 	MaxRequestBytes int
@@ -89,7 +91,7 @@ func FromConfig(c config.Config) (Config, error) {
 		Timeout:                 c.ServeTimeout,
 		ModelPermissions:        perms,
 		ModelPermissionsDefault: c.ModelPermissionsDefault,
-		Groups:                  c.Groups,
+		AllowInsecureUpstream:   c.ServeAllowInsecureUpstream,
 	}, nil
 }
 
@@ -138,18 +140,56 @@ func ParseModelPermissions(s string) (map[string][]string, error) {
 	return perms, nil
 }
 
+// CheckUpstreamURL is the one rule for the model upstream's URL, applied
+// by the serve function at start-up and by the CDK app at synth: an
+// absolute http(s) URL without query, fragment or credentials (they would
+// end up in error logs; the key is sent as a header). A plain-http URL
+// whose host is not loopback is refused unless allowInsecure: the
+// upstream's API key and every prompt would cross the network in clear.
+func CheckUpstreamURL(raw string, allowInsecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must be an absolute http(s) URL without query, e.g. https://litellm.example.com/v1", raw)
+	}
+	if u.User != nil {
+		return errors.New("must not contain credentials: the upstream's key is configured separately")
+	}
+	if InsecureUpstream(u) && !allowInsecure {
+		return fmt.Errorf("%q is plain http to a host that is not loopback: the upstream's API key and every prompt would cross the network in clear text; use https, or allow it explicitly if that network is trusted", raw)
+	}
+	return nil
+}
+
+// InsecureUpstream reports a plain-http URL whose host is not loopback
+// (127.0.0.0/8, ::1 or localhost).
+func InsecureUpstream(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.Unmap().IsLoopback()
+}
+
+// CheckModelPermissions applies the serve function's start-up rules to a
+// parsed MODEL_PERMISSIONS (ids unique ignoring case and spaces), so that
+// the CDK app refuses at synth what would stop the function at its first
+// start.
+func CheckModelPermissions(perms map[string][]string) error {
+	_, err := newPermissions(perms, config.ModelsOpen)
+	return err
+}
+
 // validate fills defaults and checks what cannot work.
 func (c *Config) validate() error {
 	if c.UpstreamURL == "" {
 		return fmt.Errorf("serve: %s must be set", config.EnvServeUpstreamURL)
 	}
-	u, err := url.Parse(c.UpstreamURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("serve: %s must be an absolute http(s) URL without query, e.g. http://litellm:4000/v1", config.EnvServeUpstreamURL)
-	}
-	if u.User != nil {
-		// Credentials in the URL would end up in logs of errors.
-		return fmt.Errorf("serve: %s must not contain credentials; use %s", config.EnvServeUpstreamURL, config.EnvServeUpstreamKey)
+	if err := CheckUpstreamURL(c.UpstreamURL, c.AllowInsecureUpstream); err != nil {
+		return fmt.Errorf("serve: %s: %w", config.EnvServeUpstreamURL, err)
 	}
 	c.UpstreamURL = strings.TrimRight(c.UpstreamURL, "/")
 	if c.Timeout < 0 || c.MaxRequestBytes < 0 || c.MaxResponseBytes < 0 {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 
@@ -89,9 +88,8 @@ func FuzzModelCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string, admin bool) {
 		up := &captureUpstream{}
 		h, err := serve.New(serve.Config{
-			UpstreamURL:      "http://upstream.invalid/v1",
+			UpstreamURL:      "https://upstream.invalid/v1",
 			ModelPermissions: perms,
-			Groups:           auth.Groups{Admin: "lisa-admins", API: "lisa-api-users"},
 			Client:           &http.Client{Transport: up},
 		}, stubAuth(nil))
 		if err != nil {

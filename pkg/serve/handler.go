@@ -54,7 +54,7 @@ func New(cfg Config, authn auth.Authenticator) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	perms, err := newPermissions(cfg.ModelPermissions, cfg.Groups, cfg.ModelPermissionsDefault)
+	perms, err := newPermissions(cfg.ModelPermissions, cfg.ModelPermissionsDefault)
 	if err != nil {
 		return nil, err
 	}

@@ -451,9 +451,9 @@ func TestNewRefusesUnusableConfig(t *testing.T) {
 		"other scheme":            {UpstreamURL: "ftp://host/v1"},
 		"credentials in the URL":  {UpstreamURL: "http://user:pass@host/v1"},
 		"query in the URL":        {UpstreamURL: "http://host/v1?key=x"},
-		"negative timeout":        {UpstreamURL: "http://host/v1", Timeout: -1},
-		"ambiguous model ids":     {UpstreamURL: "http://host/v1", ModelPermissions: map[string][]string{"A": {"g"}, "a": {"h"}}},
-		"negative response limit": {UpstreamURL: "http://host/v1", MaxResponseBytes: -1},
+		"negative timeout":        {UpstreamURL: "https://host/v1", Timeout: -1},
+		"ambiguous model ids":     {UpstreamURL: "https://host/v1", ModelPermissions: map[string][]string{"A": {"g"}, "a": {"h"}}},
+		"negative response limit": {UpstreamURL: "https://host/v1", MaxResponseBytes: -1},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -462,8 +462,48 @@ func TestNewRefusesUnusableConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := serve.New(serve.Config{UpstreamURL: "http://host/v1"}, nil); err == nil {
+	if _, err := serve.New(serve.Config{UpstreamURL: "https://host/v1"}, nil); err == nil {
 		t.Error("no authenticator: want an error")
+	}
+}
+
+// The serve function applies the same clear-text rule as synth: a plain
+// http upstream must be loopback unless explicitly allowed.
+func TestPlainHTTPUpstreamNeedsLoopbackOrConsent(t *testing.T) {
+	authn := stubAuth(nil)
+	for url, ok := range map[string]bool{
+		"http://litellm:4000/v1":          false,
+		"http://10.0.0.5/v1":              false,
+		"http://localhost.example.com/v1": false,
+		"http://127.0.0.1.nip.io/v1":      false,
+		"http://127.0.0.1:4000/v1":        true,
+		"http://127.9.9.9/v1":             true,
+		"http://[::1]:4000/v1":            true,
+		"http://LocalHost:4000/v1":        true,
+		"https://litellm:4000/v1":         true,
+	} {
+		_, err := serve.New(serve.Config{UpstreamURL: url}, authn)
+		if (err == nil) != ok {
+			t.Errorf("%s: err = %v, want ok=%v", url, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "clear text") {
+			t.Errorf("%s: %v does not say why", url, err)
+		}
+		if _, err := serve.New(serve.Config{UpstreamURL: url, AllowInsecureUpstream: true}, authn); err != nil {
+			t.Errorf("%s allowed explicitly: %v", url, err)
+		}
+		if err := serve.CheckUpstreamURL(url, false); (err == nil) != ok {
+			t.Errorf("CheckUpstreamURL(%s) = %v, want ok=%v", url, err, ok)
+		}
+	}
+	env := map[string]string{config.EnvServeUpstreamURL: "http://litellm:4000/v1", config.EnvServeAllowInsecure: "true"}
+	c, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := serve.FromConfig(c)
+	if err != nil || !sc.AllowInsecureUpstream {
+		t.Fatalf("SERVE_ALLOW_INSECURE_UPSTREAM=true: %+v, %v", sc, err)
 	}
 }
 
@@ -512,7 +552,7 @@ func TestParseModelPermissions(t *testing.T) {
 
 func TestFromConfig(t *testing.T) {
 	env := map[string]string{
-		config.EnvServeUpstreamURL:    "http://litellm:4000/v1/",
+		config.EnvServeUpstreamURL:    "https://litellm:4000/v1/",
 		config.EnvServeUpstreamKey:    "k",
 		config.EnvServeTimeoutSeconds: "7",
 		config.EnvModelPermissions:    devupstream.DefaultModelPermissions,
@@ -526,8 +566,8 @@ func TestFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.UpstreamURL != "http://litellm:4000/v1" || sc.UpstreamKey != "k" || sc.Timeout != 7*time.Second ||
-		sc.Groups.Admin != "lisa-admins" || !slices.Equal(sc.ModelPermissions["local-restricted"], []string{"lisa-admins"}) {
+	if sc.UpstreamURL != "https://litellm:4000/v1" || sc.UpstreamKey != "k" || sc.Timeout != 7*time.Second ||
+		sc.AllowInsecureUpstream || !slices.Equal(sc.ModelPermissions["local-restricted"], []string{"lisa-admins"}) {
 		t.Errorf("FromConfig = %+v", sc)
 	}
 	env[config.EnvModelPermissions] = "{oops"

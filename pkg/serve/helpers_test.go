@@ -87,7 +87,6 @@ func newEnv(t *testing.T, mutate func(*serve.Config)) *testEnv {
 		UpstreamKey:      upstreamKey,
 		Timeout:          5 * time.Second,
 		ModelPermissions: perms,
-		Groups:           auth.Groups{Admin: "lisa-admins", API: "lisa-api-users"},
 		Logger:           slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	if mutate != nil {

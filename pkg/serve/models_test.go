@@ -109,8 +109,8 @@ func withUnlistedModels(t *testing.T, mode string) func(*serve.Config) {
 			config.EnvServeUpstreamKey:  c.UpstreamKey,
 			config.EnvModelPermissions:  testPermissions,
 			config.EnvModelPermsDefault: mode,
-			config.EnvAdminGroup:        c.Groups.Admin,
-			config.EnvAPIGroup:          c.Groups.API,
+			config.EnvAdminGroup:        "lisa-admins",
+			config.EnvAPIGroup:          "lisa-api-users",
 		}
 		lc, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {
@@ -202,7 +202,7 @@ func TestUnlistedModelsUnderOpenAreEveryonesByDefault(t *testing.T) {
 
 func TestFromConfigCarriesTheUnlistedModelsDefault(t *testing.T) {
 	for _, mode := range []string{config.ModelsOpen, config.ModelsDeny} {
-		env := map[string]string{config.EnvServeUpstreamURL: "http://host/v1", config.EnvModelPermsDefault: mode}
+		env := map[string]string{config.EnvServeUpstreamURL: "https://host/v1", config.EnvModelPermsDefault: mode}
 		lc, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatal(err)
@@ -218,7 +218,7 @@ func TestFromConfigCarriesTheUnlistedModelsDefault(t *testing.T) {
 }
 
 func TestNewRefusesAnUnknownUnlistedModelsDefault(t *testing.T) {
-	cfg := serve.Config{UpstreamURL: "http://host/v1", ModelPermissionsDefault: "maybe"}
+	cfg := serve.Config{UpstreamURL: "https://host/v1", ModelPermissionsDefault: "maybe"}
 	if _, err := serve.New(cfg, stubAuth(nil)); err == nil || !strings.Contains(err.Error(), config.EnvModelPermsDefault) {
 		t.Fatalf("err = %v, want an error naming %s", err, config.EnvModelPermsDefault)
 	}

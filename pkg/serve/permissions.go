@@ -39,14 +39,13 @@ const maxModelIDBytes = 512
 // model, or configure the upstream not to alias.
 type permissions struct {
 	models map[string][]string // normalized model id -> groups
-	admin  string
-	deny   bool // unlisted models are for admins only
+	deny   bool                // unlisted models are for admins only
 }
 
 func normalizeModel(id string) string { return foldKey(strings.TrimSpace(id)) }
 
-func newPermissions(models map[string][]string, groups auth.Groups, unlisted string) (permissions, error) {
-	p := permissions{models: make(map[string][]string, len(models)), admin: groups.Admin, deny: unlisted == config.ModelsDeny}
+func newPermissions(models map[string][]string, unlisted string) (permissions, error) {
+	p := permissions{models: make(map[string][]string, len(models)), deny: unlisted == config.ModelsDeny}
 	for id, gs := range models {
 		n := normalizeModel(id)
 		if _, dup := p.models[n]; dup {
@@ -57,9 +56,9 @@ func newPermissions(models map[string][]string, groups auth.Groups, unlisted str
 	return p, nil
 }
 
-func (p permissions) isAdmin(pr auth.Principal) bool {
-	return pr.IsAdmin || (p.admin != "" && slices.Contains(pr.Groups, p.admin))
-}
+// isAdmin is the decision core's answer (auth.Groups.Roles, from
+// ADMIN_GROUP), never a second reading of the groups here.
+func (p permissions) isAdmin(pr auth.Principal) bool { return pr.IsAdmin }
 
 // allows reports whether pr may use model: admins may use every model; a
 // model is otherwise allowed if it is a valid id (checkModelID) and every

@@ -1,11 +1,14 @@
 package localstack_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,22 +19,29 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/localstack"
 )
 
-// envIssuerAddr makes this test binary, re-executed, serve only a
-// development OIDC issuer on that address: a process of its own that a
-// test can pause with SIGSTOP.
-const envIssuerAddr = "LOCALSTACK_TEST_ISSUER_ADDR"
+// envIssuer makes this test binary, re-executed, serve only a development
+// OIDC issuer: a process of its own that a test can pause with SIGSTOP. It
+// listens on a port of its own choosing and prints its address as the first
+// line of its output (choosing a port for it beforehand would race with
+// every other test binary on the machine).
+const envIssuer = "LOCALSTACK_TEST_ISSUER"
 
 func init() {
-	addr := os.Getenv(envIssuerAddr)
-	if addr == "" {
+	if os.Getenv(envIssuer) == "" {
 		return
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	addr := ln.Addr().String()
 	iss, err := devoidc.New(devoidc.Options{IssuerURL: "http://" + addr + localstack.IssuerPath, Audience: localstack.DefaultClientID, GroupsClaim: "groups"})
 	if err != nil {
 		panic(err)
 	}
-	srv := &http.Server{Addr: addr, Handler: iss, ReadHeaderTimeout: 5 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
+	fmt.Println(addr)
+	srv := &http.Server{Handler: iss, ReadHeaderTimeout: 5 * time.Second}
+	if err := srv.Serve(ln); err != nil {
 		panic(err)
 	}
 	os.Exit(0)
@@ -71,10 +81,31 @@ func eventually(t *testing.T, c *client, want int, method, path, body string, he
 	}
 }
 
+// signal sends sig to pid. For SIGSTOP it also waits until the process
+// has stopped: kill returns when the signal is queued, and a process still
+// running on the other core could answer one more request.
 func signal(t *testing.T, pid int, sig syscall.Signal) {
 	t.Helper()
 	if err := syscall.Kill(pid, sig); err != nil {
 		t.Fatalf("kill -%v %d: %v", sig, pid, err)
+	}
+	if sig != syscall.SIGSTOP {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("process %d: %v", pid, err)
+		}
+		// The state follows the parenthesised command name.
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "T" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -127,14 +158,12 @@ func TestFrozenDynamoDBFailsClosedFast(t *testing.T) {
 // need no issuer); once the issuer thaws, JWTs work again by themselves.
 func TestFrozenIssuerFailsClosedFast(t *testing.T) {
 	dltest.Client(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envIssuer+"=1")
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envIssuerAddr+"="+addr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +172,11 @@ func TestFrozenIssuerFailsClosedFast(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the issuer process did not say where it listens: %v", err)
+	}
+	addr := strings.TrimSpace(line)
 	issuer := "http://" + addr + localstack.IssuerPath
 	ic := &client{t: t, base: "http://" + addr, http: &http.Client{Timeout: 10 * time.Second}}
 	deadline := time.Now().Add(30 * time.Second)

@@ -26,8 +26,7 @@ const (
 	localAccount = "000000000000"
 	localAPIID   = "local"
 	localStage   = "local"
-	// maxPayload is API Gateway's request payload limit.
-	maxPayload = 10 << 20
+	maxPayload = routes.MaxAPIGatewayPayloadBytes
 )
 
 // ProxyHandler is a Lambda handler for API Gateway REST proxy events.
