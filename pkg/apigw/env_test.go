@@ -142,6 +142,7 @@ func (e *env) send(caller auth.Principal, headers map[string]string, method, tar
 	if err != nil {
 		e.t.Fatalf("handler returned a Lambda error: %v", err)
 	}
+	checkDocumented(e.t, rt, params, q, body, out)
 	r := resp{status: out.StatusCode, raw: out.Body}
 	if err := json.Unmarshal([]byte(out.Body), &r.body); err != nil {
 		e.t.Fatalf("body is not a JSON object: %q", out.Body)

@@ -17,6 +17,7 @@ func QuickStart(s *Stack) string {
 Local stack ready.
   gateway      %[1]s   (API Gateway: /api-tokens, ALB: /v2/serve/*)
   health       %[1]s/healthz
+  OpenAPI      %[1]s/openapi.yaml   (the token API's contract)
   OIDC issuer  %[1]s%[2]s   (AUTHORITY; CLIENT_ID=%[3]s)
   DynamoDB     %[4]s   table %[5]s%[7]s
   upstream     %[6]s

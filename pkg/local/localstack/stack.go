@@ -262,6 +262,9 @@ func dispatch(api, serve, issuer, health http.Handler) http.Handler {
 		switch {
 		case p == "/healthz" && r.Method == http.MethodGet:
 			health.ServeHTTP(w, r)
+		case p == "/openapi.yaml" && r.Method == http.MethodGet:
+			w.Header().Set("Content-Type", "application/yaml")
+			_, _ = w.Write(apigw.OpenAPI)
 		case strings.HasPrefix(p, IssuerPath+"/"):
 			issuer.ServeHTTP(w, r)
 		case strings.HasPrefix(p, routes.ServePathPrefix):
@@ -269,7 +272,7 @@ func dispatch(api, serve, issuer, health http.Handler) http.Handler {
 		case p == "/api-tokens" || strings.HasPrefix(p, "/api-tokens/"):
 			api.ServeHTTP(w, r)
 		default:
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the local stack serves /api-tokens, /v2/serve/*, /dev-oidc and /healthz"})
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the local stack serves /api-tokens, /v2/serve/*, /dev-oidc, /healthz and /openapi.yaml"})
 		}
 	})
 }
