@@ -217,13 +217,21 @@ func (s *Service) expiration(req CreateRequest, now time.Time, ceiling int64) (i
 		}
 	}
 	if exp <= now.Unix() {
-		return 0, apierr.New(apierr.Invalid, "tokenExpiration must be in the future")
+		return 0, apierr.New(apierr.Invalid, "tokenExpiration must be in the future: it is a Unix time in seconds; for a duration from now, send expiresIn such as \"90d\"")
 	}
 	if exp > max {
-		return 0, apierr.New(apierr.Invalid, "tokenExpiration is beyond the maximum token lifetime of %d days (latest allowed: %d)", s.cfg.MaxTokenDays, max)
+		hint := ""
+		if exp/1000 > now.Unix() && exp/1000 <= max {
+			hint = "; tokenExpiration is in Unix seconds, and this looks like milliseconds"
+		}
+		return 0, apierr.New(apierr.Invalid, "tokenExpiration is beyond the maximum token lifetime of %d days (latest allowed: %d)%s", s.cfg.MaxTokenDays, max, hint)
 	}
 	if ceiling != 0 && exp > ceiling {
-		return 0, apierr.New(apierr.Invalid, "tokenExpiration is after the expiry of the API token making this request (%d): a token cannot outlive the token that creates it (sign in to create a longer-lived one)", ceiling).WithCode("outlives_creator")
+		field := "tokenExpiration"
+		if req.ExpiresIn != nil {
+			field = "expiresIn"
+		}
+		return 0, apierr.New(apierr.Invalid, "%s is after the expiry of the API token making this request (%d): a token cannot outlive the token that creates it (sign in to create a longer-lived one)", field, ceiling).WithCode("outlives_creator")
 	}
 	return exp, nil
 }

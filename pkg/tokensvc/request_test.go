@@ -1,12 +1,14 @@
 package tokensvc_test
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
+	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
 )
 
@@ -124,4 +126,57 @@ func FuzzParseExpiresIn(f *testing.F) {
 			t.Fatalf("ParseExpiresIn(%q, %d) = %v: not a positive whole-second lifetime within %d days", s, maxDays, d, maxDays)
 		}
 	})
+}
+
+func TestExpiryMessagesSayWhatToSend(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	ctx := context.Background()
+	admin := auth.Principal{Username: "root", Groups: []string{"admins"}, AuthType: auth.AuthJWT, IsAdmin: true, IsAPIUser: true}
+	byToken := tokenCaller("alice", now.Add(day).Unix(), false, "api")
+	cases := []struct {
+		name   string
+		caller auth.Principal
+		req    tokensvc.CreateRequest
+		want   []string
+	}{
+		{"a duration sent as tokenExpiration", admin, tokensvc.CreateRequest{Name: ptr("x"), TokenExpiration: ptr(int64(3600))},
+			[]string{"in the future", "Unix time in seconds", "expiresIn"}},
+		{"milliseconds sent as tokenExpiration", admin, tokensvc.CreateRequest{Name: ptr("x"), TokenExpiration: ptr(now.Add(day).Unix() * 1000)},
+			[]string{"maximum token lifetime", "milliseconds"}},
+		{"expiresIn past the creating token", byToken, tokensvc.CreateRequest{Name: ptr("x"), ExpiresIn: ptr("2d")},
+			[]string{"expiresIn is after the expiry", "cannot outlive"}},
+		{"tokenExpiration past the creating token", byToken, tokensvc.CreateRequest{Name: ptr("x"), TokenExpiration: ptr(now.Add(2 * day).Unix())},
+			[]string{"tokenExpiration is after the expiry", "cannot outlive"}},
+		{"expiresIn malformed", admin, tokensvc.CreateRequest{Name: ptr("x"), ExpiresIn: ptr("1.5d")},
+			[]string{"whole numbers", `"1d12h"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newService(now).Create(ctx, tc.caller, "bob", tc.req)
+			if tc.caller.AuthType == auth.AuthAPIToken {
+				_, err = newService(now).Create(ctx, tc.caller, "", tc.req)
+			}
+			if apierr.KindOf(err) != apierr.Invalid {
+				t.Fatalf("err = %v, want Invalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(apierr.Message(err), w) {
+					t.Errorf("message %q does not say %q", apierr.Message(err), w)
+				}
+			}
+		})
+	}
+}
+
+func TestGroupRefusalsSayWhatToDo(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	outsider := auth.Principal{Username: "eve", Groups: []string{"guests"}, AuthType: auth.AuthJWT}
+	_, err := newService(now).Create(context.Background(), outsider, "", tokensvc.CreateRequest{Name: ptr("x")})
+	if apierr.KindOf(err) != apierr.Forbidden || !strings.Contains(apierr.Message(err), "ask an admin") {
+		t.Fatalf("create: err = %v, want Forbidden saying to ask an admin", err)
+	}
+	_, err = newService(now).List(context.Background(), outsider, tokensvc.ListRequest{})
+	if apierr.KindOf(err) != apierr.Forbidden || !strings.Contains(apierr.Message(err), "ask an admin") {
+		t.Fatalf("list: err = %v, want Forbidden saying to ask an admin", err)
+	}
 }
