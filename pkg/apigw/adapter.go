@@ -203,11 +203,18 @@ var jsonHeaders = map[string]string{
 	"X-Content-Type-Options": "nosniff",
 }
 
-// JSON encodes body as a proxy response.
+// JSON encodes body as a proxy response. <, > and & are written as they
+// are, not as \u003c and the like: answers are JSON for API clients, never
+// HTML, and a message such as "Bearer <token>" must read as written.
 func JSON(status int, body any) events.APIGatewayProxyResponse {
-	b, err := json.Marshal(body)
-	if err != nil {
-		status, b = 500, []byte(`{"message":"Internal server error"}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	b := []byte(`{"message":"Internal server error"}`)
+	if err := enc.Encode(body); err != nil {
+		status = 500
+	} else {
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	h := make(map[string]string, len(jsonHeaders))
 	for k, v := range jsonHeaders {

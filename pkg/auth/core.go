@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/secret"
@@ -100,13 +102,87 @@ func NewCore(o Options) *Core {
 
 // Refusals of API tokens. Messages never contain the credential.
 var (
-	errMalformed = apierr.New(apierr.Unauthenticated, "malformed token (truncated or contains whitespace?)").WithCode("malformed_token")
-	errUnknown   = apierr.New(apierr.Unauthenticated, "unknown or revoked token").WithCode("unknown_token")
-	errLegacy    = apierr.New(apierr.Unauthenticated, "legacy tokens are no longer accepted: create a new token").WithCode("legacy_token")
-	errExpired   = apierr.New(apierr.Unauthenticated, "token has expired").WithCode("expired_token")
-	errNoJWT     = apierr.New(apierr.Unauthenticated, "JWT authentication is not configured").WithCode("jwt_disabled")
-	errUserGroup = apierr.New(apierr.Unauthenticated, "user is not a member of the user group").WithCode("not_in_user_group")
+	errUnknown    = apierr.New(apierr.Unauthenticated, "unknown or revoked token").WithCode("unknown_token")
+	errLegacy     = apierr.New(apierr.Unauthenticated, "legacy tokens are no longer accepted: create a new token").WithCode("legacy_token")
+	errExpired    = apierr.New(apierr.Unauthenticated, "API token has expired: create a new token").WithCode("expired_token")
+	errJWTExpired = apierr.New(apierr.Unauthenticated, "token has expired: sign in again").WithCode("expired_token")
+	errNoJWT      = apierr.New(apierr.Unauthenticated, "JWT authentication is not configured on this gateway: use an API token").WithCode("jwt_disabled")
+	errUserGroup  = apierr.New(apierr.Unauthenticated, "user is not in the group that may use this gateway: ask an administrator for access").WithCode("not_in_user_group")
 )
+
+// A credential that is neither a JWT nor shaped like an API token is
+// refused with codeMalformed and a message that says what is wrong with
+// it, never what it is.
+const (
+	codeMalformed = "malformed_token"
+	msgMalformed  = "not an API token: expected 128 lowercase hex characters"
+)
+
+var (
+	errMalformed       = apierr.New(apierr.Unauthenticated, msgMalformed).WithCode(codeMalformed)
+	errMalformedUUID   = apierr.New(apierr.Unauthenticated, msgMalformed+"; this is a token id (tokenUUID), not the token: the token is shown once, at creation").WithCode(codeMalformed)
+	errMalformedOpenAI = apierr.New(apierr.Unauthenticated, msgMalformed+"; this is an OpenAI-style key, not a token of this gateway").WithCode(codeMalformed)
+	errMalformedSpace  = apierr.New(apierr.Unauthenticated, msgMalformed+"; it contains whitespace").WithCode(codeMalformed)
+	errMalformedUpper  = apierr.New(apierr.Unauthenticated, msgMalformed+"; API tokens are lowercase").WithCode(codeMalformed)
+)
+
+// malformed says why cred, which is not secret.WellFormed, is not an API
+// token. Each hint is given only where it is certain from the shape alone;
+// anything else gets the general message. The checks are cheap and run
+// only on refusals.
+func malformed(cred string) error {
+	switch {
+	case strings.HasPrefix(cred, "sk-"):
+		return errMalformedOpenAI
+	case isUUID(cred):
+		return errMalformedUUID
+	case strings.ContainsFunc(cred, unicode.IsSpace):
+		return errMalformedSpace
+	}
+	lower, upper := true, false
+	for i := 0; i < len(cred); i++ {
+		switch c := cred[i]; {
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			lower = false
+		}
+	}
+	switch {
+	case !lower:
+		return errMalformed
+	case len(cred) == secret.Len: // hex of the right length, so upper-case
+		return errMalformedUpper
+	case len(cred) < secret.Len:
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+	case upper:
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d, and API tokens are lowercase", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+	default:
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+	}
+}
+
+// isUUID reports whether s has the textual shape of a UUID, as token ids
+// are shown: 8-4-4-4-12 hex digits of either case.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // Authenticate implements Authenticator.
 func (c *Core) Authenticate(ctx context.Context, h http.Header) (Principal, error) {
@@ -170,7 +246,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	// The shape check comes first: a truncated or whitespace-damaged token
 	// never costs a database read.
 	if !secret.WellFormed(cred) {
-		return Principal{}, errMalformed
+		return Principal{}, malformed(cred)
 	}
 	sum := secret.Sum(cred)
 	now := c.now()
@@ -212,6 +288,9 @@ func (c *Core) decide(e entry, now time.Time) (Principal, error) {
 		return Principal{}, e.err
 	}
 	if now.Unix() >= e.expiration {
+		if e.principal.AuthType == AuthJWT {
+			return Principal{}, errJWTExpired
+		}
 		return Principal{}, errExpired
 	}
 	p := e.principal

@@ -174,16 +174,27 @@ func TestAPITokenDecisions(t *testing.T) {
 		t.Fatalf("groups = %v, want the token's stored groups", p.Groups)
 	}
 
+	// Every shape refusal says what an API token is, and where the shape
+	// alone makes it certain, what the credential is instead; none costs a
+	// read, and no message repeats the credential.
+	const general = "expected 128 lowercase hex characters"
 	refused := []struct {
 		name, cred, code string
 		reads            int64
+		msg              []string // substrings the message must hold
 	}{
-		{"127 characters", f.secret[:127], "malformed_token", 0},
-		{"129 characters", f.secret + "a", "malformed_token", 0},
-		{"whitespace inside", f.secret[:60] + " " + f.secret[61:], "malformed_token", 0},
-		{"upper-case", strings.ToUpper(f.secret), "malformed_token", 0},
-		{"legacy plain text", "YOUR_STRING_HERE", "malformed_token", 0},
-		{"unknown", strings.Repeat("ab", 64), "unknown_token", 1},
+		{"127 characters", f.secret[:127], "malformed_token", 0, []string{general, "127 characters", "truncated?"}},
+		{"64 characters", f.secret[:64], "malformed_token", 0, []string{general, "64 characters, expected 128"}},
+		{"129 characters", f.secret + "a", "malformed_token", 0, []string{general, "129 characters, expected 128"}},
+		{"whitespace inside", f.secret[:60] + " " + f.secret[61:], "malformed_token", 0, []string{general, "whitespace"}},
+		{"tab inside", f.secret[:60] + "\t" + f.secret[60:], "malformed_token", 0, []string{general, "whitespace"}},
+		{"upper-case", strings.ToUpper(f.secret), "malformed_token", 0, []string{general, "lowercase"}},
+		{"upper-case and truncated", strings.ToUpper(f.secret[:100]), "malformed_token", 0, []string{general, "100 characters"}},
+		{"token uuid", "5f0c3e0e-0d7c-4a57-9c43-6f1e2b7c9a10", "malformed_token", 0, []string{general, "token id (tokenUUID)", "shown once"}},
+		{"token uuid upper-case", "5F0C3E0E-0D7C-4A57-9C43-6F1E2B7C9A10", "malformed_token", 0, []string{"token id (tokenUUID)"}},
+		{"openai key", "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789", "malformed_token", 0, []string{general, "OpenAI-style key"}},
+		{"legacy plain text", "YOUR_STRING_HERE", "malformed_token", 0, []string{general}},
+		{"unknown", strings.Repeat("ab", 64), "unknown_token", 1, []string{"unknown or revoked"}},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +206,27 @@ func TestAPITokenDecisions(t *testing.T) {
 			if got := f.tokens.reads.Load() - before; got != tc.reads {
 				t.Fatalf("store reads = %d, want %d", got, tc.reads)
 			}
+			msg := apierr.Message(err)
+			for _, want := range tc.msg {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not say %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, strings.TrimSpace(tc.cred)) || strings.Contains(msg, tc.cred[:16]) {
+				t.Errorf("message %q repeats the credential", msg)
+			}
 		})
 	}
+	t.Run("only certain hints", func(t *testing.T) {
+		// Neither a UUID (one character short) nor hex: the general
+		// message only, no guess.
+		for _, cred := range []string{"5f0c3e0e-0d7c-4a57-9c43-6f1e2b7c9a1", "YOUR_STRING_HERE", "ghijklmnopqrstuvwxyz"} {
+			_, err := f.core.Authenticate(ctx, hdr("Api-Key", cred))
+			if msg := apierr.Message(err); !strings.HasSuffix(msg, general) {
+				t.Errorf("%q: message %q, want the general message alone", cred, msg)
+			}
+		}
+	})
 
 	t.Run("legacy item stored under the hash", func(t *testing.T) {
 		s := strings.Repeat("cd", 64)
@@ -210,8 +240,8 @@ func TestAPITokenDecisions(t *testing.T) {
 	t.Run("expired at exactly tokenExpiration", func(t *testing.T) {
 		f.clock.Add(time.Hour)
 		_, err := f.core.Authenticate(ctx, hdr("Api-Key", f.secret))
-		if apierr.CodeOf(err) != "expired_token" {
-			t.Fatalf("err = %v, want expired_token", err)
+		if apierr.CodeOf(err) != "expired_token" || !strings.Contains(apierr.Message(err), "create a new token") {
+			t.Fatalf("err = %v, want expired_token saying to create a new token", err)
 		}
 	})
 }
@@ -325,7 +355,7 @@ func TestFailsClosed(t *testing.T) {
 	})
 	t.Run("no JWT verifier", func(t *testing.T) {
 		c := auth.NewCore(auth.Options{Tokens: &fakeTokens{items: map[string]store.Token{}}, Groups: groups})
-		if _, err := c.Authenticate(context.Background(), hdr("Authorization", "Bearer aaa.bbb.ccc")); apierr.CodeOf(err) != "jwt_disabled" {
+		if _, err := c.Authenticate(context.Background(), hdr("Authorization", "Bearer aaa.bbb.ccc")); apierr.CodeOf(err) != "jwt_disabled" || !strings.Contains(apierr.Message(err), "use an API token") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -535,18 +565,26 @@ func TestVerifiedJWTsAreCachedUntilExpOrTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Add(5 * time.Second)
-	if _, err := f.core.Authenticate(ctx, good); apierr.CodeOf(err) != "expired_token" {
-		t.Fatalf("err = %v, want expired_token from the cached entry", err)
+	// A JWT cannot be renewed by creating anything: its holder signs in again.
+	if _, err := f.core.Authenticate(ctx, good); apierr.CodeOf(err) != "expired_token" || !strings.Contains(apierr.Message(err), "sign in again") {
+		t.Fatalf("err = %v, want expired_token saying to sign in again, from the cached entry", err)
 	}
 	// A principal refused for USER_GROUP is not cached either.
 	f2 := newFixture(t, ttl)
 	f2.jwt.groups = []string{"guests"}
 	for i := 0; i < 2; i++ {
-		if _, err := f2.core.Authenticate(ctx, good); apierr.CodeOf(err) != "not_in_user_group" {
+		if _, err := f2.core.Authenticate(ctx, good); apierr.CodeOf(err) != "not_in_user_group" || !strings.Contains(apierr.Message(err), "group that may use this gateway") {
 			t.Fatalf("err = %v", err)
 		}
 	}
 	if f2.jwt.calls.Load() != 2 {
 		t.Fatalf("refused JWT verified %d times, want 2", f2.jwt.calls.Load())
+	}
+}
+
+func TestTooLongCredentialSaysWhy(t *testing.T) {
+	_, err := auth.Credential(hdr("Api-Key", strings.Repeat("a", 20000)))
+	if apierr.CodeOf(err) != "malformed_credential" || !strings.Contains(apierr.Message(err), "16 KiB") {
+		t.Fatalf("err = %v (code %q), want malformed_credential naming the 16 KiB limit", err, apierr.CodeOf(err))
 	}
 }

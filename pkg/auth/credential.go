@@ -21,7 +21,7 @@ const MaxCredentialBytes = 16 << 10
 var (
 	errSeveral      = apierr.New(apierr.Unauthenticated, "several credentials: send one Authorization or Api-Key header, once").WithCode("duplicate_credential")
 	errNoCredential = apierr.New(apierr.Unauthenticated, "no credential: send Authorization: Bearer <token> or Api-Key: <token>").WithCode("missing_credential")
-	errTooLong      = apierr.New(apierr.Unauthenticated, "credential is too long").WithCode("malformed_credential")
+	errTooLong      = apierr.New(apierr.Unauthenticated, "credential is too long (over 16 KiB): not an API token or a JWT").WithCode("malformed_credential")
 )
 
 // Credential extracts the presented credential from h: the value of

@@ -58,7 +58,10 @@
 //
 // Errors use OpenAI's shape, {"error": {"message", "type", "param",
 // "code"}}, so that SDKs surface them; the status always comes from
-// apierr.Status. Authentication failures are 401 with code
-// "invalid_api_key" whatever the reason (the reason is logged); a failure of
+// apierr.Status. Authentication failures are 401: with code
+// "invalid_api_key" when the credential is not a valid key (malformed,
+// unknown or revoked, an unverifiable JWT), otherwise with the decision
+// core's reason code ("expired_token", "not_in_user_group", "jwt_expired",
+// ...), and always with a message that says what is wrong; a failure of
 // the decision core's dependencies is 503, never an Allow.
 package serve

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -31,9 +32,35 @@ const (
 	TypeAPI            = "api_error"
 )
 
-// CodeInvalidAPIKey is the code of every 401, as OpenAI answers a bad key;
-// the decision core's precise reason is logged, and its message shown.
+// CodeInvalidAPIKey is the code of a 401 whose credential is not a valid
+// key at all, as OpenAI answers a bad key: not shaped like a token,
+// unknown or revoked, or a JWT that cannot be verified. Every other
+// refusal keeps the decision core's reason code (expired_token,
+// not_in_user_group, jwt_expired, ...), since SDKs show code and message
+// and "invalid key" would send the caller looking in the wrong place.
 const CodeInvalidAPIKey = "invalid_api_key"
+
+// invalidKey lists the decision core's reason codes that mean the
+// credential is not a valid key. A refusal without a code is one too.
+var invalidKey = map[string]bool{
+	"":                     true,
+	"malformed_token":      true, // not shaped like an API token
+	"malformed_credential": true, // too long to be a credential
+	"unknown_token":        true, // unknown or revoked
+	"jwt_malformed":        true,
+	"jwt_bad_signature":    true,
+	"jwt_unknown_kid":      true, // signed with a key the issuer does not publish
+	"jwt_alg_not_allowed":  true, // unsigned or HMAC: cannot be verified
+}
+
+// authCode is the OpenAI code of an authentication refusal with the
+// decision core's reason code.
+func authCode(reason string) string {
+	if invalidKey[reason] {
+		return CodeInvalidAPIKey
+	}
+	return reason
+}
 
 // errorDetail maps err to the OpenAI error fields. The status is not
 // chosen here: it is apierr.Status(err).
@@ -41,7 +68,7 @@ func errorDetail(err error) ErrorDetail {
 	d := ErrorDetail{Message: apierr.Message(err), Code: apierr.CodeOf(err)}
 	switch apierr.KindOf(err) {
 	case apierr.Unauthenticated:
-		d.Type, d.Code = TypeAuthentication, CodeInvalidAPIKey
+		d.Type, d.Code = TypeAuthentication, authCode(d.Code)
 	case apierr.Forbidden:
 		d.Type = TypePermission
 	case apierr.Invalid, apierr.Unprocessable, apierr.TooLarge, apierr.NotFound, apierr.MethodNotAllowed:
@@ -86,9 +113,14 @@ func defaultCode(status int) string {
 // table, apierr.Status.
 func (h *Handler) writeError(c *call, err error) {
 	status := apierr.Status(err)
-	body, mErr := json.Marshal(ErrorResponse{Error: errorDetail(err)})
-	if mErr != nil { // cannot happen: strings only
-		body = []byte(`{"error":{"message":"Internal server error","type":"api_error","param":null,"code":"internal_error"}}`)
+	// <, > and & as written ("Bearer <token>"), not as \u003c and the
+	// like: the body is JSON for SDKs, never HTML.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	body := []byte(`{"error":{"message":"Internal server error","type":"api_error","param":null,"code":"internal_error"}}`)
+	if enc.Encode(ErrorResponse{Error: errorDetail(err)}) == nil { // cannot fail: strings only
+		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	c.status, c.err, c.bytes = status, err, len(body)
 	hdr := c.w.Header()

@@ -164,12 +164,13 @@ func TestUnauthenticatedCallsAreRefusedBeforeAnythingElse(t *testing.T) {
 		method  string
 		path    string
 		headers []string
+		code    string
 	}{
-		{"no credential", "GET", "/v2/serve/models", nil},
-		{"unknown token", "GET", "/v2/serve/models", bearer("nope")},
-		{"unknown token in Api-Key", "POST", "/v2/serve/chat/completions", []string{"Api-Key", "nope"}},
-		{"unknown path", "GET", "/v2/serve/files", nil},
-		{"wrong method", "DELETE", "/v2/serve/models", nil},
+		{"no credential", "GET", "/v2/serve/models", nil, "missing_credential"},
+		{"unknown token", "GET", "/v2/serve/models", bearer("nope"), "invalid_api_key"},
+		{"unknown token in Api-Key", "POST", "/v2/serve/chat/completions", []string{"Api-Key", "nope"}, "invalid_api_key"},
+		{"unknown path", "GET", "/v2/serve/files", nil, "missing_credential"},
+		{"wrong method", "DELETE", "/v2/serve/models", nil, "missing_credential"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,7 +179,7 @@ func TestUnauthenticatedCallsAreRefusedBeforeAnythingElse(t *testing.T) {
 				t.Fatalf("status = %d, want 401: %s", r.status, r.body)
 			}
 			d := r.errorBody(t)
-			if d.Code != "invalid_api_key" || d.Type != serve.TypeAuthentication || d.Message == "" {
+			if d.Code != tt.code || d.Type != serve.TypeAuthentication || d.Message == "" {
 				t.Errorf("401 body = %+v", d)
 			}
 			if r.header.Get("WWW-Authenticate") == "" {

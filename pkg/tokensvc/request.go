@@ -1,7 +1,8 @@
 package tokensvc
 
 import (
-	"regexp"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,8 @@ type CreateRequest struct {
 	Groups          *[]string `json:"groups"`
 	IsSystemToken   *bool     `json:"isSystemToken"`
 	TokenExpiration *int64    `json:"tokenExpiration"`
-	// ExpiresIn is an alternative to TokenExpiration: a duration such as
-	// "90d", "12h" or "30m" from now.
+	// ExpiresIn is an alternative to TokenExpiration: a duration from now
+	// such as "90d", "12h", "30m", "2w", "1y" or "1h30m" (parseExpiresIn).
 	ExpiresIn *string `json:"expiresIn"`
 }
 
@@ -108,26 +109,88 @@ func hasControl(s string) bool {
 	return false
 }
 
-var expiresInRE = regexp.MustCompile(`^([0-9]{1,6})([dhm])$`)
+// expiresInUnits are the units of expiresIn, largest first, in seconds.
+// A year is 365 days; "m" is minutes, as in "1h30m".
+var expiresInUnits = [...]struct {
+	unit    byte
+	seconds int64
+}{{'y', 365 * 86400}, {'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}
 
-// parseExpiresIn turns "90d", "12h" or "30m" into a duration of at most
-// maxDays days. The bound is checked in minutes before any conversion, so
-// no value can overflow into a short or negative duration.
-func parseExpiresIn(s string, maxDays int) (time.Duration, error) {
-	m := expiresInRE.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, apierr.New(apierr.Invalid, "expiresIn must look like \"90d\", \"12h\" or \"30m\"")
-	}
-	n, _ := strconv.ParseInt(m[1], 10, 64) // at most 6 digits: cannot fail
-	if n == 0 {
-		return 0, apierr.New(apierr.Invalid, "expiresIn must be greater than zero")
-	}
-	perUnit := map[string]int64{"d": 24 * 60, "h": 60, "m": 1}[m[2]]
-	if n*perUnit > int64(maxDays)*24*60 {
-		return 0, apierr.New(apierr.Invalid, "expiresIn is beyond the maximum token lifetime of %d days", maxDays)
-	}
-	return time.Duration(n*perUnit) * time.Minute, nil
+// maxExpiresInDigits bounds each number of expiresIn, so that the sum,
+// computed in int64 seconds, cannot overflow: 6 components of at most
+// 999,999 years are about 2e14 seconds.
+const maxExpiresInDigits = 6
+
+// badExpiresIn is the refusal of an expiresIn that does not parse: what
+// is wrong, then the accepted forms.
+func badExpiresIn(what string) error {
+	return apierr.New(apierr.Invalid, "expiresIn %s: use a number and a unit (y = 365 days, w, d, h, m = minutes, s), "+
+		"or several, largest unit first, each once: \"90d\", \"12h\", \"30m\", \"2w\", \"1y\", \"1h30m\", \"1d12h\"", what).WithCode("invalid_expires_in")
 }
+
+// parseExpiresIn turns "90d", "12h", "1h30m", "2w3d" or "3600s" into a
+// duration of at most maxDays days. Surrounding whitespace is ignored and
+// units may be upper-case. Each unit appears at most once, largest first,
+// each number has at most maxExpiresInDigits digits, and the bound is
+// checked in integer seconds before any conversion to time.Duration, so
+// no input can overflow into a short or negative lifetime.
+func parseExpiresIn(s string, maxDays int) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, badExpiresIn("is empty")
+	}
+	var total int64
+	next := 0 // the index in expiresInUnits of the largest unit still allowed
+	for s != "" {
+		i := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		switch {
+		case i == 0:
+			return 0, badExpiresIn("must start each part with a whole number")
+		case i == len(s):
+			return 0, badExpiresIn("has a number without a unit")
+		case i > maxExpiresInDigits:
+			return 0, badExpiresIn(fmt.Sprintf("allows at most %d digits per number", maxExpiresInDigits))
+		}
+		n, _ := strconv.ParseInt(s[:i], 10, 64) // at most 6 digits: cannot fail
+		c := s[i]
+		if c == '.' || c == ',' {
+			return 0, badExpiresIn("must use whole numbers (\"1d12h\", not \"1.5d\")")
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		u := -1
+		for k, e := range expiresInUnits {
+			if e.unit == c {
+				u = k
+			}
+		}
+		switch {
+		case u < 0 || i+1 < len(s) && isLetter(s[i+1]):
+			return 0, badExpiresIn("has an unknown unit")
+		case u < next:
+			return 0, badExpiresIn("repeats a unit or puts a smaller one first")
+		}
+		next = u + 1
+		total += n * expiresInUnits[u].seconds
+		s = s[i+1:]
+	}
+	if total == 0 {
+		return 0, apierr.New(apierr.Invalid, "expiresIn must be greater than zero").WithCode("invalid_expires_in")
+	}
+	// Compared as whole days and a remainder, so that even an absurd
+	// maxDays cannot overflow the bound; and never beyond what a
+	// time.Duration holds (about 292 years), whatever maxDays says.
+	if days := total / 86400; days > int64(maxDays) || days == int64(maxDays) && total%86400 != 0 || total > math.MaxInt64/int64(time.Second) {
+		return 0, apierr.New(apierr.Invalid, "expiresIn is beyond the maximum token lifetime of %d days", maxDays).WithCode("invalid_expires_in")
+	}
+	return time.Duration(total) * time.Second, nil
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // expiration resolves the requested expiry into Unix seconds. ceiling, if
 // not 0, is the latest expiry the caller's credential allows: an explicit
@@ -154,13 +217,21 @@ func (s *Service) expiration(req CreateRequest, now time.Time, ceiling int64) (i
 		}
 	}
 	if exp <= now.Unix() {
-		return 0, apierr.New(apierr.Invalid, "tokenExpiration must be in the future")
+		return 0, apierr.New(apierr.Invalid, "tokenExpiration must be in the future: it is a Unix time in seconds; for a duration from now, send expiresIn such as \"90d\"")
 	}
 	if exp > max {
-		return 0, apierr.New(apierr.Invalid, "tokenExpiration is beyond the maximum token lifetime of %d days (latest allowed: %d)", s.cfg.MaxTokenDays, max)
+		hint := ""
+		if exp/1000 > now.Unix() && exp/1000 <= max {
+			hint = "; tokenExpiration is in Unix seconds, and this looks like milliseconds"
+		}
+		return 0, apierr.New(apierr.Invalid, "tokenExpiration is beyond the maximum token lifetime of %d days (latest allowed: %d)%s", s.cfg.MaxTokenDays, max, hint)
 	}
 	if ceiling != 0 && exp > ceiling {
-		return 0, apierr.New(apierr.Invalid, "tokenExpiration is after the expiry of the API token making this request (%d): a token cannot outlive the token that creates it (sign in to create a longer-lived one)", ceiling).WithCode("outlives_creator")
+		field := "tokenExpiration"
+		if req.ExpiresIn != nil {
+			field = "expiresIn"
+		}
+		return 0, apierr.New(apierr.Invalid, "%s is after the expiry of the API token making this request (%d): a token cannot outlive the token that creates it (sign in to create a longer-lived one)", field, ceiling).WithCode("outlives_creator")
 	}
 	return exp, nil
 }

@@ -227,7 +227,7 @@ func (s *Service) mayCreateOwn(caller auth.Principal) error {
 		return nil
 	}
 	if !caller.IsAPIUser {
-		return apierr.New(apierr.Forbidden, "creating API tokens requires membership of the API group").WithCode("not_api_user")
+		return apierr.New(apierr.Forbidden, "creating API tokens requires membership of the API group: ask an admin to add you to it, or to create a token for you").WithCode("not_api_user")
 	}
 	if !s.cfg.AllowUserManaged {
 		return apierr.New(apierr.Forbidden, "user-managed API tokens are disabled: ask an admin to create one for you").WithCode("user_tokens_disabled")
@@ -241,7 +241,7 @@ func mayManage(caller auth.Principal) error {
 	if caller.IsAdmin || caller.IsAPIUser {
 		return nil
 	}
-	return apierr.New(apierr.Forbidden, "managing API tokens requires membership of the API group").WithCode("not_api_user")
+	return apierr.New(apierr.Forbidden, "managing API tokens requires membership of the API group: ask an admin to add you to it").WithCode("not_api_user")
 }
 
 // List returns a page of tokens: all of them for admins (optionally one

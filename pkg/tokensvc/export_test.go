@@ -1,0 +1,4 @@
+package tokensvc
+
+// ParseExpiresIn exposes parseExpiresIn to the external tests.
+var ParseExpiresIn = parseExpiresIn
