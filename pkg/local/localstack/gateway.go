@@ -26,7 +26,7 @@ const (
 	localAccount = "000000000000"
 	localAPIID   = "local"
 	localStage   = "local"
-	maxPayload = routes.MaxAPIGatewayPayloadBytes
+	maxPayload   = routes.MaxAPIGatewayPayloadBytes
 )
 
 // ProxyHandler is a Lambda handler for API Gateway REST proxy events.
