@@ -47,7 +47,7 @@ deps: ## install what the tests and the local stack need (Java 17, Node/npm, AWS
 		echo "==> installing Node.js and npm"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@command -v aws >/dev/null 2>&1 || { \
-		echo "==> installing the AWS CLI (the seed 001 end-to-end test uses it)"; \
+		echo "==> installing the AWS CLI (the end-to-end test of hand-inserted legacy tokens uses it)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; }
 	@command -v jq >/dev/null 2>&1 || { \
 		echo "==> installing jq (used by the quick start)"; \

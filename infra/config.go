@@ -42,7 +42,7 @@ const (
 )
 
 // Config is config-custom.yaml. The first keys are the ones LISA deployments
-// already use (seed 002); apiTokens, serve and network are this project's.
+// already use; apiTokens, serve and network are this project's.
 type Config struct {
 	DeploymentName   string `yaml:"deploymentName"`
 	DeploymentStage  string `yaml:"deploymentStage"`
@@ -70,7 +70,7 @@ type FunctionSettings struct {
 	ReservedConcurrency *int `yaml:"reservedConcurrency"`
 }
 
-// AuthConfig is the OIDC and group configuration (seed 002 authConfig).
+// AuthConfig is the OIDC and group configuration (authConfig, as LISA names it).
 type AuthConfig struct {
 	Authority         string `yaml:"authority"`
 	ClientID          string `yaml:"clientId"`

@@ -17,7 +17,7 @@ type Kind int
 const (
 	Internal         Kind = iota // a bug or an unexpected failure; text hidden from callers
 	Invalid                      // 400: the request is understood but not acceptable
-	Unauthenticated              // 401: no usable credential, or an operation only admins may do (seed 002)
+	Unauthenticated              // 401: no usable credential, or an operation only admins may do (documented as 401)
 	Forbidden                    // 403: authenticated, but not allowed
 	NotFound                     // 404: missing, or not the caller's (no enumeration)
 	Unprocessable                // 422: malformed JSON or wrong types

@@ -25,7 +25,7 @@ type backend struct {
 	new  func(t *testing.T) (store.Store, func() map[string]int)
 }
 
-// runBehaviour is the token API's behaviour (issue: token lifecycle),
+// runBehaviour is the token API's behaviour (the token lifecycle),
 // run against each backend.
 func runBehaviour(t *testing.T, b backend) {
 	newStore := func(t *testing.T) (store.Store, func() map[string]int) { return b.new(t) }

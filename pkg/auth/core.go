@@ -52,10 +52,12 @@ type Options struct {
 	JWT    JWTVerifier
 	Groups Groups
 	// CacheTTL is how long a decision is reused in-process:
-	// TOKEN_CACHE_SECONDS, and so the worst-case delay before a revocation
-	// takes effect. API-token decisions are cached positive and negative;
-	// JWTs only once verified (so forged tokens cannot fill the cache), and
-	// never past their exp. Zero disables the cache.
+	// TOKEN_CACHE_SECONDS, and so, on a path that caches API tokens (the
+	// serve path), the worst-case delay before a revocation takes effect.
+	// API-token decisions are cached allowed and refused (kept apart, so
+	// refusals cannot evict allowed ones); JWTs only once verified (so
+	// forged tokens cannot fill the cache), and never past their exp. Zero
+	// disables the cache.
 	CacheTTL time.Duration
 	// FreshTokens turns the cache off for API tokens (JWTs, which cannot
 	// be revoked, are still cached): every decision about an API token is

@@ -333,7 +333,7 @@ func classifyClaims(err error, claims jwt.MapClaims) *apierr.Error {
 }
 
 // usernameClaims are tried in order; the same rule applies everywhere a
-// JWT becomes a principal (DESIGN.md, auth decision core).
+// JWT becomes a principal (README, Authentication).
 var usernameClaims = []string{"cognito:username", "username", "preferred_username", "sub"}
 
 func usernameOf(claims map[string]any, name string) string {

@@ -31,7 +31,7 @@ const (
 	AttrGuardFor = "guardFor"
 	// AttrGuardHash is set only on guard items: the partition key of the
 	// token holding the slot, so that a guard whose token was removed by
-	// hand (seed 001's delete-item) can be proven stale and reclaimed.
+	// hand (aws dynamodb delete-item) can be proven stale and reclaimed.
 	AttrGuardHash = "guardHash"
 	// AttrCursorKey is set only on the CursorKeyItem: the 32-byte key (B)
 	// that seals list cursors.

@@ -22,7 +22,7 @@ var (
 	ErrBadCursor = errors.New("store: invalid pagination cursor")
 )
 
-// Token is one item of the token table. A legacy item (seed 001: a
+// Token is one item of the token table. A legacy item (the older scheme: a
 // plain-text value inserted by hand) has Legacy set, an empty UUID and a Hash
 // that is the stored plain value; such a Token must never be shown with its
 // Hash and never authenticates.

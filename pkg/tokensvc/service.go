@@ -1,5 +1,5 @@
-// Package tokensvc holds every rule of the token lifecycle (seed 002,
-// "Managing Tokens via API", with the fixes DESIGN.md lists): who may create,
+// Package tokensvc holds every rule of the token lifecycle (README, "The
+// token API"): who may create,
 // list, read and delete which tokens, defaults and limits, and the
 // one-token-per-user rule. It knows nothing of Lambda or HTTP; the functions
 // under functions/ adapt events to these calls, and apierr maps its errors to
@@ -134,7 +134,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	var t store.Token
 	if forUser != "" {
 		if !caller.IsAdmin {
-			// Seed 002 documents 401 for a non-admin on this endpoint.
+			// The documented answer for a non-admin on this endpoint is 401.
 			return Created{}, apierr.New(apierr.Unauthenticated, "only admins can create tokens for a user").WithCode("not_admin")
 		}
 		username, err := validateUsername(forUser)
@@ -236,7 +236,7 @@ func (s *Service) mayCreateOwn(caller auth.Principal) error {
 }
 
 // mayManage is the gate for list, get and delete: admins, and members of
-// the API group for their own tokens (seed 002).
+// the API group for their own tokens.
 func mayManage(caller auth.Principal) error {
 	if caller.IsAdmin || caller.IsAPIUser {
 		return nil

@@ -1,9 +1,9 @@
-# pkg/local/bench/bench.mk - `make bench` (issue 7): measured speed of the decision
+# pkg/local/bench/bench.mk - `make bench`: measured speed of the decision
 # core, cold start, the serve path and the token API. Figures, not pass/fail.
 #
 #   make bench                   every figure, then BENCHMARKS.md (also printed); about 4 minutes
 #   make bench BENCH_COUNT=6     figures 1 and 3 six times each (default 3; six is what benchstat needs for its statistics)
-#   make bench BENCH_WINDOW=5s   shorter load windows for figures 5 and 6 (at least 1s; the issue asks for 10s)
+#   make bench BENCH_WINDOW=5s   shorter load windows for figures 5 and 6 (at least 1s; default 10s)
 #
 # Everything runs on loopback and stops by itself. DynamoDB Local is installed
 # and started by the benchmarks (pkg/local/dynamolocal/dltest), or taken from

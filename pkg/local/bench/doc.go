@@ -1,4 +1,4 @@
-// Package bench measures the system for `make bench` (issue 7): a small
+// Package bench measures the system for `make bench`: a small
 // HTTP load generator (Run), a reader of Go benchmark output (Parse) and the
 // writer of BENCHMARKS.md (Report).
 //

@@ -27,8 +27,8 @@ const (
 // timeouts).
 //
 // DisableValidateResponseChecksum is set because the SDK's CRC32 response
-// check only produces a warning against DynamoDB Local (DESIGN.md,
-// gotchas); over loopback it protects nothing.
+// check only produces a warning against DynamoDB Local (a
+// known quirk); over loopback it protects nothing.
 func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
 	_ = ctx // reserved: loading config may need it later; kept for a stable signature
 	u, err := url.Parse(endpoint)

@@ -18,9 +18,9 @@ import (
 	"github.com/llmgw/apitokens/pkg/secret"
 )
 
-// TestSeed002Flows drives every flow of the API token documentation over
+// TestDocumentedTokenFlows drives every flow of the API token documentation over
 // HTTP against the local stack.
-func TestSeed002Flows(t *testing.T) {
+func TestDocumentedTokenFlows(t *testing.T) {
 	s := startStack(t, nil)
 	c := newClient(t, s)
 	c.want(c.do("GET", "/healthz", ""), 200)
@@ -113,7 +113,7 @@ func TestSeed002Flows(t *testing.T) {
 }
 
 // awsCLI runs the AWS CLI against DynamoDB Local with dummy credentials,
-// exactly as seed 001 documents it (plus --endpoint-url).
+// exactly as an admin would (plus --endpoint-url).
 func awsCLI(t *testing.T, endpoint string, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("aws"); err != nil {
@@ -134,9 +134,10 @@ func awsCLI(t *testing.T, endpoint string, args ...string) string {
 	return out.String()
 }
 
-// TestSeed001WithAWSCLI does seed 001 literally: items written, updated and
-// deleted with the AWS CLI.
-func TestSeed001WithAWSCLI(t *testing.T) {
+// TestLegacyTokensWithAWSCLI manages plain-text legacy tokens the way
+// admins did before this project: items written, updated and deleted with
+// the AWS CLI.
+func TestLegacyTokensWithAWSCLI(t *testing.T) {
 	s := startStack(t, map[string]string{"TOKEN_CACHE_SECONDS": "1"})
 	c := newClient(t, s)
 	adminJWT := c.jwt("admin", "lisa-admins")

@@ -95,7 +95,7 @@ func apiErrorCode(t *testing.T, err error, status int) string {
 	return apiErr.Code
 }
 
-// TestServeWithOpenAISDK is issue 5's behaviour, end to end: tokens made
+// TestServeWithOpenAISDK is the serve path end to end: tokens made
 // through /api-tokens, used by the OpenAI Go SDK against the local ALB.
 func TestServeWithOpenAISDK(t *testing.T) {
 	s := startStack(t, map[string]string{"TOKEN_CACHE_SECONDS": "0"})

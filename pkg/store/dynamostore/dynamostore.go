@@ -163,7 +163,7 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 	codes, err := s.transact(ctx, items)
 	if failed(codes, 1) && !failed(codes, 0) {
 		// The slot is taken. If its guard names a token that no longer
-		// exists (removed by hand with the AWS CLI, as seed 001 shows),
+		// exists (removed by hand with the AWS CLI),
 		// the slot would stay taken for good: reclaim it and try once more.
 		reclaimed, rerr := s.reclaimStaleGuard(ctx, t.Username)
 		if rerr != nil {

@@ -338,7 +338,7 @@ func testToken(user string, system bool) store.Token {
 	}
 }
 
-// TestCreateReclaimsGuardOfHandDeletedToken: seed 001 revokes a token with
+// TestCreateReclaimsGuardOfHandDeletedToken: an admin revokes a token with
 // `aws dynamodb delete-item`, which removes the token item but not the
 // user's guard. The next create must not find the slot taken for ever.
 func TestCreateReclaimsGuardOfHandDeletedToken(t *testing.T) {

@@ -167,7 +167,7 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 	return nil
 }
 
-// PutLegacy adds a legacy item (seed 001: a plain-text value, optionally
+// PutLegacy adds a legacy item (the older scheme: a plain-text value, optionally
 // with tokenExpiration). Test support for storetest.LegacyInserter, not part
 // of the store contract. An existing key is ErrExists.
 func (s *Store) PutLegacy(ctx context.Context, value string, expiration int64) error {

@@ -7,7 +7,7 @@
 //
 // newStore must return an empty store for each call; it is called once per
 // subtest, and subtests run in parallel. The store must also implement
-// LegacyInserter, because legacy items (seed 001) cannot be made through the
+// LegacyInserter, because legacy items (plain-text values inserted by hand) cannot be made through the
 // Store interface and their handling is part of the contract.
 //
 // RunLarge adds the volume tests: listing thousands of items through many
@@ -34,7 +34,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/store"
 )
 
-// LegacyInserter writes a legacy item the way seed 001's AWS CLI command
+// LegacyInserter writes a legacy item the way an admin's AWS CLI put-item
 // does: {"token": value} and, when expiration is not 0, "tokenExpiration".
 // Both stores implement it as test support. An existing key is ErrExists.
 type LegacyInserter interface {

@@ -62,7 +62,7 @@ func Guard(username, tokenUUID, tokenHash string) map[string]types.AttributeValu
 }
 
 // Decode turns an item into a Token. An item without tokenUUID is a
-// legacy item (seed 001). Items written by hand may carry unexpected types;
+// legacy item (a plain-text value an admin inserted by hand). Items written by hand may carry unexpected types;
 // numbers are read leniently, anything else unreadable is an error that names
 // the item by UUID or legacy id, never by its key (a legacy key is a secret).
 func Decode(item map[string]types.AttributeValue) (store.Token, error) {
@@ -138,7 +138,7 @@ func optS(item map[string]types.AttributeValue, name string) (string, error) {
 	}
 }
 
-// optN reads a Unix-seconds attribute. Seed 001 tells admins to write
+// optN reads a Unix-seconds attribute. Admins are told to write
 // tokenExpiration as N from `date +%s`; a string of digits or a number with
 // a fraction is accepted too rather than making the whole listing fail.
 func optN(item map[string]types.AttributeValue, name string) (int64, error) {
