@@ -8,6 +8,8 @@ package store
 import (
 	"context"
 	"errors"
+
+	"github.com/llmgw/apitokens/pkg/schema"
 )
 
 // Sentinel errors. Backends wrap them with detail; callers use errors.Is.
@@ -109,4 +111,21 @@ type Store interface {
 	// returned exactly once across the pages of a listing of an unchanging
 	// table. A page may hold fewer than Limit items and still have a Cursor.
 	List(ctx context.Context, opts ListOptions) (Page, error)
+}
+
+// Storable refuses a Token that no Store may create (see Create): legacy,
+// an empty or reserved key, no UUID, no owner. These are programming
+// errors, deliberately none of the sentinels.
+func Storable(t Token) error {
+	switch {
+	case t.Legacy:
+		return errors.New("legacy items cannot be created")
+	case t.Hash == "" || schema.IsReservedKey(t.Hash):
+		return errors.New("token hash is empty or a reserved key")
+	case t.UUID == "":
+		return errors.New("token UUID is empty")
+	case t.Username == "":
+		return errors.New("username is empty")
+	}
+	return nil
 }

@@ -122,7 +122,7 @@ const transactAttempts = 8
 // then exists but its secret was never shown, so it is unusable and harmless.
 // Non-system creates are transactions, which the SDK retries idempotently.
 func (s *Store) Create(ctx context.Context, t store.Token) error {
-	if err := item.ValidateNew(t); err != nil {
+	if err := store.Storable(t); err != nil {
 		return fmt.Errorf("dynamostore: create: %w", err)
 	}
 	if n, err := s.countUUID(ctx, t.UUID); err != nil {

@@ -64,15 +64,8 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
 	}
-	switch {
-	case t.Legacy:
-		return errors.New("memstore: create: legacy items cannot be created")
-	case t.Hash == "" || schema.IsReservedKey(t.Hash):
-		return errors.New("memstore: create: token hash is empty or a reserved key")
-	case t.UUID == "":
-		return errors.New("memstore: create: token UUID is empty")
-	case t.Username == "":
-		return errors.New("memstore: create: username is empty")
+	if err := store.Storable(t); err != nil {
+		return fmt.Errorf("memstore: create: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -33,7 +33,7 @@ type batchWriter interface {
 func (s *Store) PutBatch(ctx context.Context, toks []store.Token) error {
 	var reqs []types.WriteRequest
 	for _, t := range toks {
-		if err := item.ValidateNew(t); err != nil {
+		if err := store.Storable(t); err != nil {
 			return fmt.Errorf("dynamotest: put batch: %w", err)
 		}
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item.Encode(t)}})

@@ -162,19 +162,3 @@ func optN(item map[string]types.AttributeValue, name string) (int64, error) {
 	}
 	return int64(f), nil
 }
-
-// ValidateNew refuses tokens that would corrupt the table. These are
-// programming errors, deliberately not sentinels.
-func ValidateNew(t store.Token) error {
-	switch {
-	case t.Legacy:
-		return errors.New("legacy items cannot be created")
-	case t.Hash == "" || schema.IsReservedKey(t.Hash):
-		return errors.New("token hash is empty or a reserved key")
-	case t.UUID == "":
-		return errors.New("token UUID is empty")
-	case t.Username == "":
-		return errors.New("username is empty")
-	}
-	return nil
-}
