@@ -79,6 +79,8 @@ type Stack struct {
 	// Upstream is the development model upstream, or nil when
 	// SERVE_UPSTREAM_URL names a real one.
 	Upstream *devupstream.Server
+	// WebDir is the folder the console is served from (WEB_DIR).
+	WebDir string
 	// Reads counts the DynamoDB calls made by the gateway's functions and
 	// authorizer, by operation name.
 	Reads *dynamotest.Counting
@@ -212,7 +214,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
-	root := dispatch(gw, serveHandler, s.Issuer, http.HandlerFunc(health))
+	s.WebDir = valueOr(getenv(EnvWebDir), defaultWebDir())
+	console := consoleHandler(s.WebDir, consoleConfig(cfg, s.URL))
+	root := dispatch(gw, serveHandler, s.Issuer, http.HandlerFunc(health), console)
 	s.server = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.serveErr <- s.server.Serve(ln) }()
 	s.ready.Store(true)
@@ -256,7 +260,7 @@ const dynamoLocalExposure = "it listens on every interface (0.0.0.0), not only 1
 // method and body, so /api-tokens/../v2/serve/models would reach the serve
 // path, which neither API Gateway nor an ALB does. Here such a path stays
 // where its prefix puts it, and that part refuses it.
-func dispatch(api, serve, issuer, health http.Handler) http.Handler {
+func dispatch(api, serve, issuer, health, console http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
@@ -269,12 +273,19 @@ func dispatch(api, serve, issuer, health http.Handler) http.Handler {
 			issuer.ServeHTTP(w, r)
 		case strings.HasPrefix(p, routes.ServePathPrefix):
 			serve.ServeHTTP(w, r)
-		case p == "/api-tokens" || strings.HasPrefix(p, "/api-tokens/"):
+		case p == "/api-tokens" || strings.HasPrefix(p, "/api-tokens/") || isAPIResource(r):
 			api.ServeHTTP(w, r)
 		default:
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the local stack serves /api-tokens, /v2/serve/*, /dev-oidc, /healthz and /openapi.yaml"})
+			console.ServeHTTP(w, r)
 		}
 	})
+}
+
+// isAPIResource reports whether r names a resource of the REST API (any
+// method), so that every route of pkg/routes reaches the gateway.
+func isAPIResource(r *http.Request) bool {
+	_, _, exists := routes.Match(r.Method, r.URL.EscapedPath())
+	return exists
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
