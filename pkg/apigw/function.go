@@ -26,7 +26,7 @@ func Function(name string) func(context.Context, events.APIGatewayProxyRequest) 
 	if !ok {
 		wire.Fatal(logger, name+": startup failed", errUnknownRoute(name))
 	}
-	return Adapt(h, fresh, logger)
+	return WithCORS(os.Getenv(config.EnvConsoleOrigin), Adapt(h, fresh, logger))
 }
 
 type errUnknownRoute string

@@ -33,8 +33,11 @@ const (
 	EnvModelPermissions    = "MODEL_PERMISSIONS"
 	EnvModelPermsDefault   = "MODEL_PERMISSIONS_DEFAULT"
 	EnvJWTUsernameProperty = "JWT_USERNAME_PROPERTY"
-	EnvDynamoDBEndpoint    = "DYNAMODB_ENDPOINT"
-	EnvLogLevel            = "LOG_LEVEL"
+	// EnvConsoleOrigin is the web console's origin, which the token
+	// functions allow to read their answers (CORS); set by the CDK app.
+	EnvConsoleOrigin    = "CONSOLE_ORIGIN"
+	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
+	EnvLogLevel         = "LOG_LEVEL"
 )
 
 // Defaults.
