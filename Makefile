@@ -36,8 +36,19 @@ CDK_FLAGS = --no-notices --output $(CDK_OUT)
 .PHONY: help deps build lint test test-go test-infra fuzz run clean \
 	synth diff deploy cfn-lint cdk-bootstrap cdk-destroy
 
+# The variables the `## ` texts name, e.g. $(BUILD_DIR): help shows their
+# values (they reach awk through its environment).
+HELP_LINES = grep -hE '^[a-zA-Z_-]+:.*\#\# ' $(MAKEFILE_LIST)
+HELP_VARS  = $(sort $(shell $(HELP_LINES) | grep -oE '\$$\([A-Za-z_]+\)' | tr -d '$$()'))
+
 help: ## list targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@$(HELP_LINES) | $(foreach v,$(HELP_VARS),$(v)='$($(v))') awk -F':.*## ' '{ \
+		d = $$2; out = ""; \
+		while (match(d, /\$$\([A-Za-z_]+\)/)) { \
+			out = out substr(d, 1, RSTART - 1) ENVIRON[substr(d, RSTART + 2, RLENGTH - 3)]; \
+			d = substr(d, RSTART + RLENGTH); \
+		} \
+		printf "  make %-14s %s\n", $$1, out d }'
 
 deps: ## install what the tests and the local stack need (Java 17, Node/npm, AWS CLI, jq, Go modules)
 	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || { \
@@ -47,7 +58,7 @@ deps: ## install what the tests and the local stack need (Java 17, Node/npm, AWS
 		echo "==> installing Node.js and npm"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@command -v aws >/dev/null 2>&1 || { \
-		echo "==> installing the AWS CLI (the seed 001 end-to-end test uses it)"; \
+		echo "==> installing the AWS CLI (an end-to-end test uses it)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; }
 	@command -v jq >/dev/null 2>&1 || { \
 		echo "==> installing jq (used by the quick start)"; \
@@ -95,7 +106,7 @@ test-infra: build ## CDK assertions + cdk-nag, then synth and cfn-lint of config
 test: deps lint build test-go fuzz test-infra ## everything CI runs
 
 # cdk.out/ is only a cache; starting afresh keeps stale templates from being linted.
-synth: build ## synthesize cdk.out/ from config-custom.yaml (no AWS credentials needed)
+synth: build ## synthesize $(CDK_OUT)/ from $(CONFIG_FILE) (no AWS credentials needed)
 	rm -rf $(CDK_OUT)
 	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) --quiet
 	@echo "synthesized $(CDK_OUT)/ from $(CONFIG_FILE)"
