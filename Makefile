@@ -36,8 +36,19 @@ CDK_FLAGS = --no-notices --output $(CDK_OUT)
 .PHONY: help deps build lint test test-go test-infra fuzz run clean \
 	synth diff deploy cfn-lint cdk-bootstrap cdk-destroy
 
+# The variables the `## ` texts name, e.g. $(BUILD_DIR): help shows their
+# values (they reach awk through its environment).
+HELP_LINES = grep -hE '^[a-zA-Z_-]+:.*\#\# ' $(MAKEFILE_LIST)
+HELP_VARS  = $(sort $(shell $(HELP_LINES) | grep -oE '\$$\([A-Za-z_]+\)' | tr -d '$$()'))
+
 help: ## list targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@$(HELP_LINES) | $(foreach v,$(HELP_VARS),$(v)='$($(v))') awk -F':.*## ' '{ \
+		d = $$2; out = ""; \
+		while (match(d, /\$$\([A-Za-z_]+\)/)) { \
+			out = out substr(d, 1, RSTART - 1) ENVIRON[substr(d, RSTART + 2, RLENGTH - 3)]; \
+			d = substr(d, RSTART + RLENGTH); \
+		} \
+		printf "  make %-14s %s\n", $$1, out d }'
 
 deps: ## install what the tests and the local stack need (Java 17, Node/npm, AWS CLI, jq, Go modules)
 	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || { \
@@ -79,8 +90,13 @@ fuzz: ## short fuzz runs of the decision core, the JWT verifier and the serve pa
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/oidc
 	$(GO) test -run '^$$' -fuzz '^FuzzModelCheck$$' -fuzztime $(FUZZTIME) ./pkg/serve
 
+# Built, then run, rather than `go run`: go run answers Ctrl-C with exit
+# status 1 even when the program stopped cleanly, and make would report that
+# as an error. The program itself exits 0 after a clean stop, so make has
+# nothing to report.
 run: deps ## run the whole system locally (Ctrl-C stops it)
-	$(GO) run ./pkg/local/localstack/cmd/localstack
+	@$(GO) build -o $(BUILD_DIR)/local/localstack ./pkg/local/localstack/cmd/localstack
+	@exec $(BUILD_DIR)/local/localstack
 
 # CI has no config-custom.yaml: the shipped example is what gets synthesized.
 test-infra: CONFIG_FILE = config-custom.example.yaml
@@ -95,7 +111,7 @@ test-infra: build ## CDK assertions + cdk-nag, then synth and cfn-lint of config
 test: deps lint build test-go fuzz test-infra ## everything CI runs
 
 # cdk.out/ is only a cache; starting afresh keeps stale templates from being linted.
-synth: build ## synthesize cdk.out/ from config-custom.yaml (no AWS credentials needed)
+synth: build ## synthesize $(CDK_OUT)/ from $(CONFIG_FILE) (no AWS credentials needed)
 	rm -rf $(CDK_OUT)
 	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) --quiet
 	@echo "synthesized $(CDK_OUT)/ from $(CONFIG_FILE)"

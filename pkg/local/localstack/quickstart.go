@@ -9,9 +9,10 @@ import (
 func QuickStart(s *Stack) string {
 	var b strings.Builder
 	u := s.URL
-	exposure := ""
+	exposure, memory := "", ""
 	if s.ddb != nil {
 		exposure = "\n               " + dynamoLocalExposure
+		memory = "\nDynamoDB Local keeps the table in memory: stopping this program empties it.\n"
 	}
 	fmt.Fprintf(&b, `
 Local stack ready.
@@ -22,15 +23,17 @@ Local stack ready.
   DynamoDB     %[4]s   table %[5]s%[7]s
   upstream     %[6]s
 
-Quick start (copy and paste into another shell):
+Quick start (copy and paste into another shell; it needs curl and jq):
 
-  # 1. a JWT for an admin from the development issuer
-  JWT=$(curl -s -X POST %[1]s%[2]s/token -H 'Content-Type: application/json' \
+  # 1. a JWT for an admin from the development issuer (valid for an hour)
+  JWT=$(curl -sS -X POST %[1]s%[2]s/token -H 'Content-Type: application/json' \
         -d '{"username":"admin","groups":["lisa-admins","lisa-users"]}' | jq -r .id_token)
 
   # 2. an API token for alice, created by the admin (shown once: keep it)
-  TOKEN=$(curl -s -X POST %[1]s/api-tokens/alice -H "Authorization: Bearer $JWT" \
-          -H 'Content-Type: application/json' -d '{"name":"my laptop","groups":["lisa-users","lisa-api-users"]}' | jq -r .token)
+  ANSWER=$(curl -sS -X POST %[1]s/api-tokens/alice -H "Authorization: Bearer $JWT" \
+           -H 'Content-Type: application/json' -d '{"name":"my laptop","groups":["lisa-users","lisa-api-users"]}')
+  TOKEN=$(printf '%%s' "$ANSWER" | jq -er '.token // empty') ||
+    echo "no token for alice: $(printf '%%s' "$ANSWER" | jq -r '.message // .') (to start over, see below)"
 
   # 3. use it
   curl -s %[1]s/api-tokens/ -H "Authorization: Bearer $TOKEN" | jq
@@ -38,7 +41,13 @@ Quick start (copy and paste into another shell):
   curl -s %[1]s/v2/serve/chat/completions -H "Api-Key: $TOKEN" -H 'Content-Type: application/json' \
        -d '{"model":"local-echo","messages":[{"role":"user","content":"Hello!"}]}' | jq
 
+To start over (each user holds one token, so step 2 works once), revoke alice's token
+and paste the quick start again:
+
+  ID=$(curl -sS '%[1]s/api-tokens/?username=alice' -H "Authorization: Bearer $JWT" | jq -r '.tokens[0].tokenUUID')
+  curl -sS -X DELETE %[1]s/api-tokens/$ID -H "Authorization: Bearer $JWT" | jq
+%[8]s
 Press Ctrl-C to stop everything.
-`, u, IssuerPath, s.Config.ClientID, s.DynamoDBEndpoint, s.TableName, valueOr(s.Config.ServeUpstreamURL, "(none)"), exposure)
+`, u, IssuerPath, s.Config.ClientID, s.DynamoDBEndpoint, s.TableName, valueOr(s.Config.ServeUpstreamURL, "(none)"), exposure, memory)
 	return b.String()
 }
