@@ -4,25 +4,14 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/llmgw/apitokens/pkg/authorizer"
-	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 func main() {
-	ctx := context.Background()
-	logger := wire.Logger(os.Getenv)
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		wire.Fatal(logger, "authorizer: startup failed: configuration", err)
-	}
-	a, err := wire.Authenticator(ctx, cfg, wire.FreshReads, logger)
-	if err != nil {
-		wire.Fatal(logger, "authorizer: startup failed: decision core", err)
-	}
+	logger, _, a := wire.Start(context.Background(), "authorizer", wire.FreshReads)
 	lambda.Start(authorizer.New(a, logger))
 }

@@ -6,25 +6,15 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 func main() {
 	ctx := context.Background()
-	logger := wire.Logger(os.Getenv)
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		wire.Fatal(logger, "serve: startup failed: configuration", err)
-	}
-	authn, err := wire.Authenticator(ctx, cfg, wire.CachedReads, logger)
-	if err != nil {
-		wire.Fatal(logger, "serve: startup failed: decision core", err)
-	}
+	logger, cfg, authn := wire.Start(ctx, "serve", wire.CachedReads)
 	key, err := upstreamKey(ctx, cfg, secretsManager)
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: upstream key", err)

@@ -129,3 +129,19 @@ var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
 func FreshCore(cfg config.Config, tokens auth.TokenReader, logger *slog.Logger) *auth.Core {
 	return auth.NewCore(auth.Options{Tokens: tokens, Groups: cfg.Groups, FreshTokens: true, Logger: logger})
 }
+
+// Start is the common start of the authorizer and serve mains: the
+// logger, the configuration and the decision core with the given reads,
+// exiting with a logged init error (naming the step) if any fails.
+func Start(ctx context.Context, name string, reads Reads) (*slog.Logger, config.Config, auth.Authenticator) {
+	logger := Logger(os.Getenv)
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		Fatal(logger, name+": startup failed: configuration", err)
+	}
+	authn, err := Authenticator(ctx, cfg, reads, logger)
+	if err != nil {
+		Fatal(logger, name+": startup failed: decision core", err)
+	}
+	return logger, cfg, authn
+}
