@@ -66,7 +66,7 @@ func TestFixtureEvents(t *testing.T) {
 		inBody      string
 	}{
 		{"models-single-value.json", 200, "application/json", `"id":"local-echo"`},
-		{"models-no-credential.json", 401, "application/json", `"code":"invalid_api_key"`},
+		{"models-no-credential.json", 401, "application/json", `"code":"missing_credential"`},
 		{"chat-multi-value-api-key.json", 200, "application/json", `"content":"hello from an ALB event"`},
 		{"chat-restricted-user.json", 403, "application/json", `"code":"model_not_allowed"`},
 		{"chat-stream-base64.json", 200, "text/event-stream", "data: [DONE]"},
