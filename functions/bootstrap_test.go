@@ -146,7 +146,7 @@ func TestBootstrapBinaries(t *testing.T) {
 		fn := start(t, "./serve")
 		res := invoke(t, fn, fixture(t, "serve/testdata/models-no-credential.json"))
 		var resp events.ALBTargetGroupResponse
-		if res.Err != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode != 401 || !strings.Contains(resp.Body, "invalid_api_key") {
+		if res.Err != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode != 401 || !strings.Contains(resp.Body, "missing_credential") {
 			t.Fatalf("no credential: %+v / %s", res.Err, res.Payload)
 		}
 	})

@@ -5,6 +5,8 @@
 package dynamotest
 
 import (
+	"time"
+
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
 	"github.com/llmgw/apitokens/pkg/store/storetest"
 )
@@ -22,7 +24,14 @@ var (
 	_ storetest.BulkCreator    = (*Store)(nil)
 )
 
+// RequestTimeout bounds each request of a test Store. It is far above the
+// production bound (dynamostore.RequestTimeout): tests run DynamoDB Local
+// on a shared two-core machine, where fifty concurrent transactions on one
+// key can keep a single request waiting for seconds. The fault tests use
+// the production bound, through the local stack.
+const RequestTimeout = 30 * time.Second
+
 // New returns a Store on the table tableName through api.
 func New(api dynamostore.API, tableName string) *Store {
-	return &Store{Store: dynamostore.New(api, tableName), api: api, table: tableName}
+	return &Store{Store: dynamostore.NewWithTimeout(api, tableName, RequestTimeout), api: api, table: tableName}
 }
