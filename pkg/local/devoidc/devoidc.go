@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,8 @@ const (
 	PathJWKS      = "/.well-known/jwks.json"
 	PathJWKSAlias = "/jwks"
 	PathToken     = "/token"
+	PathAuthorize = "/authorize"
+	PathLogout    = "/logout"
 )
 
 // Limits of the token endpoint.
@@ -64,8 +67,21 @@ type Options struct {
 	// dotted name nests ("realm_access.roles" -> {"realm_access":{"roles":
 	// [...]}}), so that verifiers' nested-path handling can be tested.
 	GroupsClaim string
-	// Now is the clock for "iat" and "exp"; time.Now if nil.
+	// Now is the clock for "iat" and "exp", and for the expiry of sign-in
+	// requests and authorization codes; time.Now if nil.
 	Now func() time.Time
+
+	// RedirectOrigins are the origins (scheme://host[:port], e.g.
+	// "http://127.0.0.1:8080") a browser sign-in may return to: the
+	// redirect_uri of /authorize and the post_logout_redirect_uri of
+	// /logout must have exactly one of them as scheme, host and port. None
+	// means no browser sign-in is possible.
+	RedirectOrigins []string
+	// AdminGroups, APIUserGroups and PlainUserGroups are the groups of the
+	// sign-in page's one-click users "Admin", "API user" and "User without
+	// API access" (e.g. lisa-admins,lisa-users; lisa-users,lisa-api-users;
+	// lisa-users). A nil list gives that user no groups.
+	AdminGroups, APIUserGroups, PlainUserGroups []string
 }
 
 // Issuer is a development OIDC issuer. It is safe for concurrent use.
@@ -75,6 +91,11 @@ type Issuer struct {
 	audience    string
 	groupsClaim string
 	now         func() time.Time
+
+	redirectOrigins []string
+	presets         []preset
+	pageCSP         string
+	flows           flows
 
 	mu      sync.RWMutex
 	keys    []*signingKey // in JWKS order
@@ -102,12 +123,24 @@ func New(opts Options) (*Issuer, error) {
 	if opts.Audience == "" {
 		return nil, errors.New("devoidc: Audience must be set")
 	}
+	origins, err := normalizeOrigins(opts.RedirectOrigins)
+	if err != nil {
+		return nil, err
+	}
 	i := &Issuer{
-		issuer:      iss,
-		basePath:    u.Path,
-		audience:    opts.Audience,
-		groupsClaim: opts.GroupsClaim,
-		now:         opts.Now,
+		issuer:          iss,
+		basePath:        u.Path,
+		audience:        opts.Audience,
+		groupsClaim:     opts.GroupsClaim,
+		now:             opts.Now,
+		redirectOrigins: origins,
+		pageCSP:         contentSecurityPolicy(origins),
+		presets: []preset{
+			{ID: PresetAdmin, Label: "Admin", Username: PresetAdminUsername, Groups: slices.Clone(opts.AdminGroups)},
+			{ID: PresetAPIUser, Label: "API user", Username: PresetAPIUserUsername, Groups: slices.Clone(opts.APIUserGroups)},
+			{ID: PresetPlainUser, Label: "User without API access", Username: PresetPlainUserUsername, Groups: slices.Clone(opts.PlainUserGroups)},
+		},
+		flows: flows{pending: map[string]*authRequest{}, codes: map[string]*grant{}},
 	}
 	if i.groupsClaim == "" {
 		i.groupsClaim = "groups"
@@ -333,12 +366,15 @@ func newSigningKey(kt KeyType) (*signingKey, error) {
 	return k, nil
 }
 
-// randomHex returns n random bytes, hex-encoded. crypto/rand.Read never
-// fails on supported platforms (it panics rather than return an error).
-func randomHex(n int) string {
+// randomHex returns n random bytes, hex-encoded.
+func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
+
+// randomBytes returns n random bytes. crypto/rand.Read never fails on
+// supported platforms (it panics rather than return an error).
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return b
 }
 
 // setPath stores v in m under a dotted path, creating nested objects.
@@ -393,11 +429,16 @@ func (i *Issuer) algorithms() []string {
 
 // NewTestServer starts an Issuer on a loopback httptest.Server, with
 // opts.IssuerURL set to the server's URL plus "/dev-oidc" (so that path
-// handling is exercised as in the local stack). The caller closes the
-// server.
+// handling is exercised as in the local stack) and, if opts.RedirectOrigins
+// is nil, the server's own origin as the only redirect origin. The caller
+// closes the server.
 func NewTestServer(opts Options) (*Issuer, *httptest.Server, error) {
 	srv := httptest.NewUnstartedServer(nil)
-	opts.IssuerURL = "http://" + srv.Listener.Addr().String() + "/dev-oidc"
+	origin := "http://" + srv.Listener.Addr().String()
+	opts.IssuerURL = origin + "/dev-oidc"
+	if opts.RedirectOrigins == nil {
+		opts.RedirectOrigins = []string{origin}
+	}
 	iss, err := New(opts)
 	if err != nil {
 		srv.Close()

@@ -59,6 +59,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"issuer with query": {IssuerURL: "http://127.0.0.1/x?y=1", Audience: "a"},
 		"no audience":       {IssuerURL: "http://127.0.0.1:1/dev-oidc"},
 		"unknown key type":  {IssuerURL: "http://127.0.0.1:1/dev-oidc", Audience: "a", KeyType: "HS256"},
+		"origin with path":  {IssuerURL: "http://127.0.0.1:1/dev-oidc", Audience: "a", RedirectOrigins: []string{"http://127.0.0.1:1/app"}},
+		"origin no scheme":  {IssuerURL: "http://127.0.0.1:1/dev-oidc", Audience: "a", RedirectOrigins: []string{"127.0.0.1:1"}},
+		"origin with user":  {IssuerURL: "http://127.0.0.1:1/dev-oidc", Audience: "a", RedirectOrigins: []string{"http://u@127.0.0.1:1"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := devoidc.New(opts); err == nil {

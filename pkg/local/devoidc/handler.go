@@ -6,23 +6,32 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// Discovery is the discovery document served at PathDiscovery. It holds
-// what verifiers use; the endpoints a real provider offers for browser
-// logins (authorize, userinfo) do not exist here.
+// Discovery is the discovery document served at PathDiscovery: what
+// verifiers use, and what a browser application (oidc-client-ts) needs for
+// the authorization code flow with PKCE as a public client. There is no
+// userinfo endpoint: the ID token holds every claim.
 type Discovery struct {
-	Issuer                           string   `json:"issuer"`
-	JWKSURI                          string   `json:"jwks_uri"`
-	TokenEndpoint                    string   `json:"token_endpoint"`
-	ResponseTypesSupported           []string `json:"response_types_supported"`
-	SubjectTypesSupported            []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
-	ClaimsSupported                  []string `json:"claims_supported"`
+	Issuer                            string   `json:"issuer"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
 }
 
 // TokenRequest is the body of POST /token.
@@ -41,7 +50,8 @@ type TokenResponse struct {
 	ExpiresIn int64  `json:"expires_in"`
 }
 
-// ServeHTTP serves the discovery document, the JWKS and the token endpoint.
+// ServeHTTP serves the discovery document, the JWKS, the token endpoint
+// and the browser sign-in (authorize, logout).
 func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if i.basePath != "" && strings.HasPrefix(p, i.basePath+"/") {
@@ -72,7 +82,21 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !allowMethods(w, r, http.MethodPost) {
 			return
 		}
+		if isForm(r) {
+			i.serveCodeExchange(w, r)
+			return
+		}
 		i.serveToken(w, r)
+	case PathAuthorize:
+		if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			return
+		}
+		i.serveAuthorize(w, r)
+	case PathLogout:
+		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		i.serveLogout(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "not found")
 	}
@@ -80,13 +104,20 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (i *Issuer) serveDiscovery(w http.ResponseWriter) {
 	writeJSON(w, http.StatusOK, Discovery{
-		Issuer:                           i.issuer,
-		JWKSURI:                          i.issuer + PathJWKS,
-		TokenEndpoint:                    i.issuer + PathToken,
-		ResponseTypesSupported:           []string{"id_token"},
-		SubjectTypesSupported:            []string{"public"},
-		IDTokenSigningAlgValuesSupported: i.algorithms(),
-		ClaimsSupported:                  []string{"iss", "aud", "sub", "exp", "iat", "jti", "username", "preferred_username", i.groupsClaim},
+		Issuer:                            i.issuer,
+		JWKSURI:                           i.issuer + PathJWKS,
+		AuthorizationEndpoint:             i.issuer + PathAuthorize,
+		TokenEndpoint:                     i.issuer + PathToken,
+		EndSessionEndpoint:                i.issuer + PathLogout,
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
+		GrantTypesSupported:               []string{"authorization_code"},
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		TokenEndpointAuthMethodsSupported: []string{"none"},
+		ScopesSupported:                   slices.Clone(supportedScopes),
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  i.algorithms(),
+		ClaimsSupported:                   []string{"iss", "aud", "sub", "exp", "iat", "jti", "auth_time", "nonce", "username", "preferred_username", i.groupsClaim},
 	})
 }
 

@@ -176,8 +176,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Reads = dynamotest.NewCounting(client)
 	st := dynamotest.New(s.Reads, cfg.TableName)
 
-	// Development OIDC issuer.
-	s.Issuer, err = devoidc.New(devoidc.Options{IssuerURL: s.URL + IssuerPath, Audience: cfg.ClientID, GroupsClaim: cfg.JWTGroupsProperty})
+	// Development OIDC issuer. The console is served from the stack's own
+	// origin, so that is where a browser sign-in may return; the sign-in
+	// page's preset users are an admin, an API user and a plain user as
+	// ADMIN_GROUP, USER_GROUP and API_GROUP define them.
+	g := cfg.Groups
+	s.Issuer, err = devoidc.New(devoidc.Options{
+		IssuerURL:       s.URL + IssuerPath,
+		Audience:        cfg.ClientID,
+		GroupsClaim:     cfg.JWTGroupsProperty,
+		RedirectOrigins: []string{s.URL},
+		AdminGroups:     nonEmpty(g.Admin, g.User),
+		APIUserGroups:   nonEmpty(g.User, g.API),
+		PlainUserGroups: nonEmpty(g.User),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +304,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// nonEmpty returns the names that are set, in order.
+func nonEmpty(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func valueOr(v, def string) string {
