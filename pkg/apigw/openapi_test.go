@@ -510,6 +510,10 @@ func (downStore) Delete(context.Context, store.Token) error { return errDown }
 func (downStore) List(context.Context, store.ListOptions) (store.Page, error) {
 	return store.Page{}, errDown
 }
+func (downStore) GetSettings(context.Context) (store.Settings, error) {
+	return store.Settings{}, errDown
+}
+func (downStore) PutSettings(context.Context, store.Settings) error { return errDown }
 
 // TestOpenAPIStatusesAreTheHandlers: for every operation, the statuses the
 // document lists are exactly those the real handlers answer: each call
