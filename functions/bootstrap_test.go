@@ -6,6 +6,7 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -116,6 +117,22 @@ func TestBootstrapBinaries(t *testing.T) {
 	})
 	t.Run("delete", func(t *testing.T) {
 		proxy(t, invoke(t, start(t, "./delete"), fixture(t, "delete/testdata/delete-missing.json")), 404)
+	})
+	t.Run("settings", func(t *testing.T) {
+		fn := start(t, "./settings")
+		body := proxy(t, invoke(t, fn, fixture(t, "settings/testdata/admin-put.json")), 200)
+		if body["allowUserManagedTokens"] != false || body["source"] != "table" || body["updatedBy"] != "admin" {
+			t.Fatalf("settings answered %v", body)
+		}
+		// Self-service is now off for members of the API group.
+		own := fixture(t, "create/testdata/admin-create.json",
+			`"/api-tokens/{id}"`, `"/api-tokens"`, `"/api-tokens/fixture-user"`, `"/api-tokens"`, `{"id":"fixture-user"}`, `null`,
+			`"principalId": "admin"`, `"principalId": "member"`, `"username": "admin"`, `"username": "member"`,
+			`[\"lisa-admins\",\"lisa-users\"]`, `[\"lisa-users\",\"lisa-api-users\"]`, `"isAdmin": "true"`, `"isAdmin": "false"`,
+			`, \"groups\": [\"ci\"]`, ``)
+		if body := proxy(t, invoke(t, create, own), 403); !strings.Contains(fmt.Sprint(body["message"]), "disabled") {
+			t.Fatalf("self-service create with the setting off answered %v", body)
+		}
 	})
 	t.Run("authorizer", func(t *testing.T) {
 		fn := start(t, "../authorizer")

@@ -27,7 +27,7 @@ var notFor = map[string][]string{
 }
 
 func TestLambdasLinkNoLocalOnlyCode(t *testing.T) {
-	mains := []string{"./authorizer", "./functions/create", "./functions/list", "./functions/get", "./functions/delete", "./functions/serve"}
+	mains := []string{"./authorizer", "./functions/create", "./functions/list", "./functions/get", "./functions/delete", "./functions/settings", "./functions/serve"}
 	for _, m := range mains {
 		t.Run(m, func(t *testing.T) {
 			cmd := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", m)

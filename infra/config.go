@@ -21,7 +21,7 @@ import (
 )
 
 // functionNames are the keys of the functions section.
-var functionNames = []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnAuthorizer, routes.FnServe}
+var functionNames = []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings, routes.FnAuthorizer, routes.FnServe}
 
 // ConfigFileName is the deployment configuration read from the repository
 // root (git-ignored; config-custom.example.yaml is the documented template).

@@ -86,7 +86,7 @@ type functions struct {
 // CheckBuildDir reports a missing bootstrap binary before CDK fails with a
 // less helpful asset error.
 func CheckBuildDir(dir string) error {
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnServe, routes.FnAuthorizer} {
+	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings, routes.FnServe, routes.FnAuthorizer} {
 		p := filepath.Join(dir, name, "bootstrap")
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s is missing: run `make build` first (or point %s at a directory with <function>/bootstrap)", p, EnvBuildDir)
@@ -101,8 +101,9 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	fs := &functions{ByName: map[string]awslambda.Function{}}
 	base := baseEnv(cfg, tt)
 
-	// The four token functions share ApiTokensApiRole, as LISA's role
-	// override expects one role for them.
+	// The token functions share ApiTokensApiRole, as LISA's role
+	// override expects one role for them. settings reads and writes one
+	// reserved item (GetItem, PutItem), which the role already allows.
 	if r := cfg.Roles.APITokensAPIRole; r != "" {
 		fs.TokenRoleImported = true
 		// Mutable false: CDK must not attach policies to a role the
@@ -114,7 +115,7 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 			fs.TokenRole = awsiam.Role_FromRoleName(scope, jsii.String("ApiTokensApiRole"), jsii.String(r), &awsiam.FromRoleNameOptions{Mutable: jsii.Bool(false)})
 		}
 	} else {
-		role := newLambdaRole(scope, "ApiTokensApiRole", "API token management functions (create, list, get, delete)")
+		role := newLambdaRole(scope, "ApiTokensApiRole", "API token management functions (create, list, get, delete, settings)")
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("TokenTable"),
 			Actions:   jsii.Strings(tokenTableActions...),
@@ -127,12 +128,14 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 		}))
 		fs.TokenRole = role
 	}
-	tokenEnv := withEnv(base, map[string]string{})
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+	// TOKEN_CACHE_SECONDS is also how long a token function reuses a read
+	// of the settings: the bound for a PUT /settings to reach every instance.
+	cacheEnv := map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)}
+	tokenEnv := withEnv(base, cacheEnv)
+	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
 		fs.ByName[name] = newFunction(scope, cfg, buildDir, name, fs.TokenRole, !fs.TokenRoleImported, tokenEnv, tokenFnMemoryMB, tokenFnTimeoutSec, nil)
 	}
 
-	cacheEnv := map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)}
 	authRole := newLambdaRole(scope, "AuthorizerRole", "API token REQUEST authorizer (read-only)")
 	grantRead(authRole, tt)
 	fs.ByName[routes.FnAuthorizer] = newFunction(scope, cfg, buildDir, routes.FnAuthorizer, authRole, true,

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnServe, routes.FnAuthorizer} {
+	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings, routes.FnServe, routes.FnAuthorizer} {
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 			panic(err)
 		}

@@ -385,6 +385,47 @@ func TestEveryRouteUsesTheAuthorizer(t *testing.T) {
 	}
 }
 
+// TestSettingsRoutes: GET and PUT /settings exist on the REST API, behind
+// the REQUEST authorizer, and reach the settings function, which runs as
+// ApiTokensApiRole (GetItem and PutItem on the table).
+func TestSettingsRoutes(t *testing.T) {
+	s := synth(t, "default")
+	fn := s.stack.Functions.ByName[routes.FnSettings]
+	if fn == nil {
+		t.Fatal("no settings function")
+	}
+	fnID := s.logicalID(fn)
+	authID := s.logicalID(s.stack.API.Authorizer)
+	paths := s.apiResourcePaths()
+	got := map[string]bool{}
+	for _, m := range s.resources("AWS::ApiGateway::Method") {
+		p := props(m)
+		resID, _ := p["ResourceId"].(map[string]any)["Ref"].(string)
+		if paths[resID] != "/settings" {
+			continue
+		}
+		in := p["Integration"].(map[string]any)
+		if p["AuthorizationType"] != "CUSTOM" || !same(p["AuthorizerId"], ref(authID)) || in["Type"] != "AWS_PROXY" || !refersTo(in["Uri"], fnID) {
+			t.Errorf("%s /settings: authorizer %v %v, integration %v; want the REQUEST authorizer and the settings function",
+				p["HttpMethod"], p["AuthorizationType"], jsonString(p["AuthorizerId"]), jsonString(in["Uri"]))
+		}
+		got[p["HttpMethod"].(string)] = true
+	}
+	if !got["GET"] || !got["PUT"] || len(got) != 2 {
+		t.Errorf("/settings has methods %v, want exactly GET and PUT", got)
+	}
+	role := props(s.resources("AWS::Lambda::Function")[fnID])["Role"]
+	if !same(role, arnOf(s.logicalID(s.stack.Functions.TokenRole))) {
+		t.Errorf("settings runs as %v, want ApiTokensApiRole", jsonString(role))
+	}
+	actions := s.grantsOf(s.logicalID(s.stack.Functions.TokenRole))[jsonString(arnOf(s.logicalID(s.stack.Table.Table)))]
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem"} {
+		if !slices.Contains(actions, a) {
+			t.Errorf("ApiTokensApiRole lacks %s on the table: %v", a, actions)
+		}
+	}
+}
+
 func TestAuthorizerCacheKeysOnAuthorization(t *testing.T) {
 	s := synth(t, "override")
 	check(t, "cached authorizer", func() {
@@ -424,8 +465,8 @@ func TestStage(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	s := synth(t, "default")
 	fns := s.resources("AWS::Lambda::Function")
-	if len(fns) != 6 {
-		t.Errorf("want 6 functions (create, list, get, delete, authorizer, serve), got %d", len(fns))
+	if len(fns) != 7 {
+		t.Errorf("want 7 functions (create, list, get, delete, settings, authorizer, serve), got %d", len(fns))
 	}
 	logGroups := s.resources("AWS::Logs::LogGroup")
 	for name, fn := range s.stack.Functions.ByName {
@@ -489,10 +530,11 @@ func TestEnvironment(t *testing.T) {
 		config.EnvModelPermissions:    `{"claude":["lisa-api-users","lisa-admins"],"mistral-7b":["lisa-users"]}`,
 	}
 	want := map[string]map[string]string{
-		routes.FnCreate:     common,
-		routes.FnList:       common,
-		routes.FnGet:        common,
-		routes.FnDelete:     common,
+		routes.FnCreate:     withEnv(common, cache),
+		routes.FnList:       withEnv(common, cache),
+		routes.FnGet:        withEnv(common, cache),
+		routes.FnDelete:     withEnv(common, cache),
+		routes.FnSettings:   withEnv(common, cache),
 		routes.FnAuthorizer: withEnv(common, cache),
 		routes.FnServe:      withEnv(withEnv(common, cache), serve),
 	}
@@ -991,7 +1033,7 @@ func TestRolesAreLeastPrivilege(t *testing.T) {
 	if indexes != len(schema.Tokens.Indexes) {
 		t.Errorf("ApiTokensApiRole has grants on %d indexes, want %d", indexes, len(schema.Tokens.Indexes))
 	}
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
 		fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
 		if !same(fn["Role"], arnOf(tokenRole)) {
 			t.Errorf("%s runs as %v, want ApiTokensApiRole", name, jsonString(fn["Role"]))
@@ -1034,7 +1076,7 @@ func TestRoleOverrideImportsInsteadOfCreating(t *testing.T) {
 		if n := len(s.resources("AWS::IAM::Role")); n != created-1 {
 			t.Errorf("%s: %d roles, want %d (all but ApiTokensApiRole)", v, n, created-1)
 		}
-		for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+		for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
 			fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
 			if !same(fn["Role"], want) {
 				t.Errorf("%s: %s runs as %v, want the existing role %v", v, name, jsonString(fn["Role"]), jsonString(want))

@@ -31,6 +31,7 @@ const MaxBodyBytes = routes.MaxTokenAPIBodyBytes
 // Request is what a handler needs from an API Gateway proxy event.
 type Request struct {
 	Principal auth.Principal
+	Method    string            // the HTTP method, for functions that serve more than one
 	PathID    string            // the {id} path parameter, "" if absent
 	Query     map[string]string // single-value query parameters
 	Body      []byte
@@ -94,6 +95,7 @@ func request(ctx context.Context, ev events.APIGatewayProxyRequest, fresh auth.A
 	}
 	return Request{
 		Principal: p,
+		Method:    ev.HTTPMethod,
 		PathID:    ev.PathParameters[routes.PathParam],
 		Query:     ev.QueryStringParameters,
 		Body:      body,

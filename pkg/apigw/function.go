@@ -55,5 +55,6 @@ func ServiceConfig(cfg config.Config) tokensvc.Config {
 		DefaultTokenDays: cfg.DefaultTokenDays,
 		MaxTokenDays:     cfg.MaxTokenDays,
 		AllowUserManaged: cfg.AllowUserManaged,
+		SettingsTTL:      cfg.TokenCacheTTL,
 	}
 }

@@ -301,7 +301,7 @@ func checkDocumented(t testing.TB, rt routes.Route, params, query map[string]str
 		for name, v := range query {
 			checkParam(t, where, ps, "query", name, v)
 		}
-		if rt.Function == routes.FnCreate && strings.TrimSpace(reqBody) != "" {
+		if child(op, "requestBody") != nil && strings.TrimSpace(reqBody) != "" {
 			var req any
 			if err := json.Unmarshal([]byte(reqBody), &req); err != nil {
 				t.Errorf("%s: accepted a body that is not JSON", where)
@@ -311,7 +311,7 @@ func checkDocumented(t testing.TB, rt routes.Route, params, query map[string]str
 			}
 		}
 	}
-	if out.StatusCode == http.StatusUnprocessableEntity && rt.Function == routes.FnCreate {
+	if out.StatusCode == http.StatusUnprocessableEntity && child(op, "requestBody") != nil {
 		// What the handlers refuse as malformed, the document refuses.
 		var req any
 		if utf8.ValidString(reqBody) && json.Unmarshal([]byte(reqBody), &req) == nil {
@@ -402,12 +402,14 @@ var schemaType = map[reflect.Kind]string{
 func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 	d := document(t)
 	for name, typ := range map[string]reflect.Type{
-		"CreateRequest": reflect.TypeFor[tokensvc.CreateRequest](),
-		"Created":       reflect.TypeFor[tokensvc.Created](),
-		"View":          reflect.TypeFor[tokensvc.View](),
-		"ListResult":    reflect.TypeFor[tokensvc.ListResult](),
-		"Deleted":       reflect.TypeFor[tokensvc.Deleted](),
-		"Error":         reflect.TypeFor[apigw.ErrorBody](),
+		"CreateRequest":   reflect.TypeFor[tokensvc.CreateRequest](),
+		"Created":         reflect.TypeFor[tokensvc.Created](),
+		"View":            reflect.TypeFor[tokensvc.View](),
+		"ListResult":      reflect.TypeFor[tokensvc.ListResult](),
+		"Deleted":         reflect.TypeFor[tokensvc.Deleted](),
+		"SettingsRequest": reflect.TypeFor[tokensvc.SettingsRequest](),
+		"Settings":        reflect.TypeFor[tokensvc.SettingsView](),
+		"Error":           reflect.TypeFor[apigw.ErrorBody](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := child(d, "components", "schemas", name)
@@ -510,6 +512,10 @@ func (downStore) Delete(context.Context, store.Token) error { return errDown }
 func (downStore) List(context.Context, store.ListOptions) (store.Page, error) {
 	return store.Page{}, errDown
 }
+func (downStore) GetSettings(context.Context) (store.Settings, error) {
+	return store.Settings{}, errDown
+}
+func (downStore) PutSettings(context.Context, store.Settings) error { return errDown }
 
 // TestOpenAPIStatusesAreTheHandlers: for every operation, the statuses the
 // document lists are exactly those the real handlers answer: each call
@@ -562,6 +568,13 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	run(e, bob, "DELETE", "/api-tokens/"+id, "", 404)
 	run(e, alice, "DELETE", "/api-tokens/"+id, big, 413)
 	run(e, admin, "GET", "/api-tokens/"+uuid.NewString(), "", 404)
+	run(e, carol, "GET", "/settings", "", 200)
+	run(e, alice, "GET", "/settings", big, 413)
+	run(e, admin, "PUT", "/settings", `{"allowUserManagedTokens":true}`, 200)
+	run(e, admin, "PUT", "/settings", `{}`, 400)
+	run(e, alice, "PUT", "/settings", `{"allowUserManagedTokens":true}`, 403)
+	run(e, admin, "PUT", "/settings", big, 413)
+	run(e, admin, "PUT", "/settings", `{"allowUserManagedTokens":"yes"}`, 422)
 
 	// 401 from the functions themselves: a deleted token, with the
 	// authorizer decision made before it was deleted.
@@ -578,6 +591,8 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	stale("GET", "/api-tokens/", "")
 	stale("GET", "/api-tokens/"+id, "")
 	stale("DELETE", "/api-tokens/"+id, "")
+	stale("GET", "/settings", "")
+	stale("PUT", "/settings", `{"allowUserManagedTokens":true}`)
 
 	// 503: the token store cannot be reached.
 	down := newEnv(t, downStore{})
@@ -586,6 +601,8 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	run(down, alice, "GET", "/api-tokens/", "", 503)
 	run(down, alice, "GET", "/api-tokens/"+id, "", 503)
 	run(down, alice, "DELETE", "/api-tokens/"+id, "", 503)
+	run(down, alice, "GET", "/settings", "", 503)
+	run(down, admin, "PUT", "/settings", `{"allowUserManagedTokens":false}`, 503)
 
 	// 500: an internal error (here: token functions built without the
 	// authenticator that decides API-token calls afresh).
@@ -597,7 +614,7 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	}
 	c := broken.create(admin, "bob", `{"name":"b","groups":["lisa-api-users"]}`)
 	bobTok := broken.as(c.str("token"))
-	for _, mp := range [][2]string{{"POST", "/api-tokens/"}, {"POST", "/api-tokens/bob"}, {"GET", "/api-tokens/"}, {"GET", "/api-tokens/" + id}, {"DELETE", "/api-tokens/" + id}} {
+	for _, mp := range [][2]string{{"POST", "/api-tokens/"}, {"POST", "/api-tokens/bob"}, {"GET", "/api-tokens/"}, {"GET", "/api-tokens/" + id}, {"DELETE", "/api-tokens/" + id}, {"GET", "/settings"}, {"PUT", "/settings"}} {
 		r := broken.withStaleDecision(bobTok, c.str("token"), mp[0], mp[1], `{"name":"x"}`)
 		broken.want(r, 500, "")
 		note(mp[0], mp[1], r.status)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
 )
@@ -49,12 +50,34 @@ func Delete(svc *tokensvc.Service) Handler {
 	}
 }
 
+// Settings serves GET /settings (any authenticated caller) and PUT
+// /settings (admins) by the request's method.
+func Settings(svc *tokensvc.Service) Handler {
+	return func(ctx context.Context, r Request) (Response, error) {
+		if r.Method == http.MethodGet {
+			out, err := svc.GetSettings(ctx, r.Principal)
+			return Response{Status: http.StatusOK, Body: out}, err
+		}
+		if r.Method != http.MethodPut {
+			// API Gateway routes only GET and PUT here.
+			return Response{}, apierr.New(apierr.MethodNotAllowed, "method %s not allowed on /settings", r.Method)
+		}
+		var req tokensvc.SettingsRequest
+		if err := DecodeJSON(r.Body, &req); err != nil {
+			return Response{}, err
+		}
+		out, err := svc.PutSettings(ctx, r.Principal, req)
+		return Response{Status: http.StatusOK, Body: out}, err
+	}
+}
+
 // Handlers maps each token function name of pkg/routes to its handler.
 func Handlers(svc *tokensvc.Service) map[string]Handler {
 	return map[string]Handler{
-		routes.FnCreate: Create(svc),
-		routes.FnList:   List(svc),
-		routes.FnGet:    Get(svc),
-		routes.FnDelete: Delete(svc),
+		routes.FnCreate:   Create(svc),
+		routes.FnList:     List(svc),
+		routes.FnGet:      Get(svc),
+		routes.FnDelete:   Delete(svc),
+		routes.FnSettings: Settings(svc),
 	}
 }

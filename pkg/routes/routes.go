@@ -13,6 +13,7 @@ const (
 	FnList       = "list"
 	FnGet        = "get"
 	FnDelete     = "delete"
+	FnSettings   = "settings"
 	FnServe      = "serve"
 	FnAuthorizer = "authorizer"
 )
@@ -28,13 +29,29 @@ type Route struct {
 	Function string
 }
 
-// APITokens are the token management routes, all behind the REQUEST authorizer.
+// APITokens are the routes of the token API (token management and its
+// runtime settings), all behind the REQUEST authorizer.
 var APITokens = []Route{
 	{Method: "POST", Resource: "/api-tokens", Function: FnCreate},
 	{Method: "GET", Resource: "/api-tokens", Function: FnList},
 	{Method: "POST", Resource: "/api-tokens/{id}", Function: FnCreate},
 	{Method: "GET", Resource: "/api-tokens/{id}", Function: FnGet},
 	{Method: "DELETE", Resource: "/api-tokens/{id}", Function: FnDelete},
+	{Method: "GET", Resource: "/settings", Function: FnSettings},
+	{Method: "PUT", Resource: "/settings", Function: FnSettings},
+}
+
+// InTokenAPI reports whether path (as sent) lies under a top-level resource
+// of APITokens ("/api-tokens", "/api-tokens/...", "/settings", ...): the
+// part of a host that API Gateway, not the ALB or anything else, answers.
+func InTokenAPI(path string) bool {
+	for _, rt := range APITokens {
+		top := "/" + strings.SplitN(strings.TrimPrefix(rt.Resource, "/"), "/", 2)[0]
+		if path == top || strings.HasPrefix(path, top+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // Body limits of the token API, in one place. The serve path's limits are

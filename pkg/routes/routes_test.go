@@ -29,6 +29,12 @@ func TestMatch(t *testing.T) {
 		// Escaped paths (as the gateway matches them): the parameter is one
 		// segment, decoded by the caller.
 		{"POST", "/api-tokens/%2F", routes.FnCreate, "%2F", true},
+		{"GET", "/settings", routes.FnSettings, "", true},
+		{"PUT", "/settings/", routes.FnSettings, "", true},
+		{"POST", "/settings", "", "", true},
+		{"DELETE", "/settings", "", "", true},
+		{"GET", "/settings/x", "", "", false},
+		{"GET", "/settings//", "", "", false},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			r, params, exists := routes.Match(tc.method, tc.path)
@@ -44,9 +50,21 @@ func TestEveryFunctionHasARoute(t *testing.T) {
 	for _, r := range routes.APITokens {
 		seen[r.Function] = true
 	}
-	for _, fn := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete} {
+	for _, fn := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
 		if !seen[fn] {
 			t.Errorf("function %s has no route", fn)
+		}
+	}
+}
+
+func TestInTokenAPI(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/api-tokens": true, "/api-tokens/": true, "/api-tokens/x/y": true, "/api-tokens//": true,
+		"/settings": true, "/settings/": true, "/settings/x": true,
+		"/settingsx": false, "/api-tokensx": false, "/": false, "": false, "/v2/serve/models": false, "/healthz": false,
+	} {
+		if got := routes.InTokenAPI(p); got != want {
+			t.Errorf("InTokenAPI(%q) = %v, want %v", p, got, want)
 		}
 	}
 }

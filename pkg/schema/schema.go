@@ -36,6 +36,12 @@ const (
 	// AttrCursorKey is set only on the CursorKeyItem: the 32-byte key (B)
 	// that seals list cursors.
 	AttrCursorKey = "cursorKey"
+	// AttrAllowUserManaged, AttrUpdatedBy and AttrUpdatedAt are set only on
+	// the SettingsItem: whether users may manage their own API tokens (BOOL;
+	// absent = never set), who set it (S) and when (N, Unix seconds).
+	AttrAllowUserManaged = "allowUserManagedTokens"
+	AttrUpdatedBy        = "updatedBy"
+	AttrUpdatedAt        = "updatedAt"
 )
 
 // Index names and their partition keys.
@@ -87,6 +93,12 @@ const (
 // the key sealing list cursors (AttrCursorKey). The DynamoDB store creates
 // it on first need; deleting it only invalidates outstanding cursors.
 const CursorKeyItem = configPrefix + "cursor-key"
+
+// SettingsItem is the partition key of the configuration item that holds
+// the runtime settings of the token API (AttrAllowUserManaged, AttrUpdatedBy,
+// AttrUpdatedAt). It is written only through the settings endpoint; absent,
+// the deployment's defaults apply.
+const SettingsItem = configPrefix + "settings"
 
 // ReservedPrefixes returns the prefixes of every reserved partition key, for
 // filters that must exclude all non-token items.

@@ -6,12 +6,12 @@ import (
 )
 
 func TestReservedKeys(t *testing.T) {
-	for _, k := range []string{GuardKey("alice"), GuardKey(""), CursorKeyItem, "CONFIG#other"} {
+	for _, k := range []string{GuardKey("alice"), GuardKey(""), CursorKeyItem, SettingsItem, "CONFIG#other"} {
 		if !IsReservedKey(k) {
 			t.Errorf("IsReservedKey(%q) = false", k)
 		}
 	}
-	if !IsGuardKey(GuardKey("alice")) || IsGuardKey(CursorKeyItem) {
+	if !IsGuardKey(GuardKey("alice")) || IsGuardKey(CursorKeyItem) || IsGuardKey(SettingsItem) {
 		t.Error("IsGuardKey must cover guard keys only")
 	}
 	// A token hash is 64 lowercase hex characters; a legacy value is free

@@ -71,6 +71,17 @@ type Page struct {
 	Cursor string
 }
 
+// Settings are the runtime settings of the token API, kept in the token
+// table beside the tokens (DynamoDB: the reserved item schema.SettingsItem).
+// A nil field was never set: the deployment's configured default applies.
+type Settings struct {
+	// AllowUserManagedTokens says whether members of the API group may
+	// create their own token (ALLOW_USER_MANAGED_TOKENS is the default).
+	AllowUserManagedTokens *bool
+	UpdatedBy              string // username of the admin who last set them
+	UpdatedAt              int64  // Unix seconds; 0 if never set
+}
+
 // Store keeps tokens. Implementations must be safe for concurrent use.
 type Store interface {
 	// Create writes t. For a non-system token it MUST atomically reserve the
@@ -111,6 +122,15 @@ type Store interface {
 	// returned exactly once across the pages of a listing of an unchanging
 	// table. A page may hold fewer than Limit items and still have a Cursor.
 	List(ctx context.Context, opts ListOptions) (Page, error)
+
+	// GetSettings returns the stored settings, read with strong
+	// consistency; never stored is the zero Settings (every field nil or
+	// empty) and no error. The settings are no token: they never appear in
+	// List, GetByHash or GetLegacy, and Delete cannot remove them.
+	GetSettings(ctx context.Context) (Settings, error)
+
+	// PutSettings replaces the stored settings with s (last writer wins).
+	PutSettings(ctx context.Context, s Settings) error
 }
 
 // Storable refuses a Token that no Store may create (see Create): legacy,

@@ -27,9 +27,17 @@ import (
 // Config holds the rules that deployments tune.
 type Config struct {
 	Groups           auth.Groups
-	DefaultTokenDays int  // DEFAULT_TOKEN_DAYS
-	MaxTokenDays     int  // MAX_TOKEN_DAYS
-	AllowUserManaged bool // ALLOW_USER_MANAGED_TOKENS
+	DefaultTokenDays int // DEFAULT_TOKEN_DAYS
+	MaxTokenDays     int // MAX_TOKEN_DAYS
+	// AllowUserManaged is ALLOW_USER_MANAGED_TOKENS: whether members of the
+	// API group may create their own token while no admin has set it
+	// through PUT /settings (the table's value then wins).
+	AllowUserManaged bool
+	// SettingsTTL is how long a read of the settings is reused before a
+	// self-service create reads them again (TOKEN_CACHE_SECONDS): the bound
+	// within which a change made through PUT /settings takes effect on
+	// every instance. 0 reads them for every self-service create.
+	SettingsTTL time.Duration
 }
 
 // Service implements the token management API.
@@ -40,6 +48,8 @@ type Service struct {
 	rand   io.Reader // nil means crypto/rand
 	newID  func() string
 	logger *slog.Logger
+
+	settings settingsCache
 }
 
 // Option customises a Service, mainly for tests.
@@ -157,7 +167,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 		if byToken && caller.IsSystemToken {
 			return Created{}, apierr.New(apierr.Forbidden, "a system token cannot create a user token: sign in to create your own, or ask an admin").WithCode("system_token")
 		}
-		if err := s.mayCreateOwn(caller); err != nil {
+		if err := s.mayCreateOwn(ctx, caller); err != nil {
 			return Created{}, err
 		}
 		// The username comes from the identity provider (or a token): it
@@ -222,14 +232,20 @@ func createdVia(caller auth.Principal) string {
 	return string(caller.AuthType)
 }
 
-func (s *Service) mayCreateOwn(caller auth.Principal) error {
+// mayCreateOwn is the gate of POST /api-tokens/: admins always, members of
+// the API group while user-managed tokens are allowed (allowUserManaged).
+func (s *Service) mayCreateOwn(ctx context.Context, caller auth.Principal) error {
 	if caller.IsAdmin {
 		return nil
 	}
 	if !caller.IsAPIUser {
 		return apierr.New(apierr.Forbidden, "creating API tokens requires membership of the API group: ask an admin to add you to it, or to create a token for you").WithCode("not_api_user")
 	}
-	if !s.cfg.AllowUserManaged {
+	allow, err := s.allowUserManaged(ctx)
+	if err != nil {
+		return err
+	}
+	if !allow {
 		return apierr.New(apierr.Forbidden, "user-managed API tokens are disabled: ask an admin to create one for you").WithCode("user_tokens_disabled")
 	}
 	return nil

@@ -79,7 +79,7 @@ func consoleHandler(dir string, cc ConsoleConfig) http.Handler {
 		}
 		index := filepath.Join(dir, "index.html")
 		if _, err := os.Stat(index); errors.Is(err, os.ErrNotExist) {
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the console is not built (run make web, or make run, which builds it); the local stack serves /api-tokens, /v2/serve/*, /dev-oidc, /healthz and /openapi.yaml"})
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found: the console is not built (run make web, or make run, which builds it); the local stack serves /api-tokens, /settings, /v2/serve/*, /dev-oidc, /healthz and /openapi.yaml"})
 			return
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")

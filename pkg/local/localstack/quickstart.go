@@ -16,7 +16,7 @@ func QuickStart(s *Stack) string {
 	}
 	fmt.Fprintf(&b, `
 Local stack ready.
-  gateway      %[1]s   (API Gateway: /api-tokens, ALB: /v2/serve/*)
+  gateway      %[1]s   (API Gateway: /api-tokens, /settings; ALB: /v2/serve/*)
   health       %[1]s/healthz
   OpenAPI      %[1]s/openapi.yaml   (the token API's contract)
   OIDC issuer  %[1]s%[2]s   (AUTHORITY; CLIENT_ID=%[3]s)

@@ -1,6 +1,6 @@
 // Package localstack runs the whole system on one machine with no AWS
 // account: DynamoDB Local, a gateway that does what API Gateway does for
-// /api-tokens (REQUEST authorizer, policy, proxy events) and what the ALB
+// /api-tokens and /settings (REQUEST authorizer, policy, proxy events) and what the ALB
 // does for /v2/serve/*, a development OIDC issuer and, unless
 // SERVE_UPSTREAM_URL is set, a development model upstream. `make run` starts
 // it; the end-to-end tests drive it over HTTP.
@@ -205,11 +205,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := tokensvc.New(st, apigw.ServiceConfig(cfg), tokensvc.WithLogger(logger))
+	// Each function gets a token service of its own, as each is its own
+	// Lambda in AWS: a setting that create has cached is not refreshed by a
+	// PUT /settings that the settings function served, only by its TTL.
 	fresh := wire.FreshCore(cfg, st, logger)
 	fns := map[string]ProxyHandler{}
-	for name, h := range apigw.Handlers(svc) {
-		fns[name] = ProxyHandler(apigw.Adapt(h, fresh, logger))
+	for name := range apigw.Handlers(nil) {
+		svc := tokensvc.New(st, apigw.ServiceConfig(cfg), tokensvc.WithLogger(logger))
+		fns[name] = ProxyHandler(apigw.Adapt(apigw.Handlers(svc)[name], fresh, logger))
 	}
 	gw := &Gateway{Authorizer: authorizer.New(mgmt, logger), Functions: fns, Logger: logger}
 
@@ -285,19 +288,12 @@ func dispatch(api, serve, issuer, health, console http.Handler) http.Handler {
 			issuer.ServeHTTP(w, r)
 		case strings.HasPrefix(p, routes.ServePathPrefix):
 			serve.ServeHTTP(w, r)
-		case p == "/api-tokens" || strings.HasPrefix(p, "/api-tokens/") || isAPIResource(r):
+		case routes.InTokenAPI(p):
 			api.ServeHTTP(w, r)
 		default:
 			console.ServeHTTP(w, r)
 		}
 	})
-}
-
-// isAPIResource reports whether r names a resource of the REST API (any
-// method), so that every route of pkg/routes reaches the gateway.
-func isAPIResource(r *http.Request) bool {
-	_, _, exists := routes.Match(r.Method, r.URL.EscapedPath())
-	return exists
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -35,6 +35,9 @@ type Store struct {
 	byUUID map[string]string  // tokenUUID -> Hash
 	slots  map[string]string  // username -> tokenUUID of their non-system token
 	seal   *cursorseal.Sealer // this Store's own cursor key (random, like its contents)
+	// settings are kept apart from the tokens, as the DynamoDB store keeps
+	// them under a reserved key: never listed, never a token.
+	settings store.Settings
 }
 
 // entry is a stored token with its listing order key.
@@ -158,6 +161,37 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 		}
 	}
 	return nil
+}
+
+// GetSettings implements store.Store.
+func (s *Store) GetSettings(ctx context.Context) (store.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Settings{}, fmt.Errorf("memstore: get settings: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return cloneSettings(s.settings), nil
+}
+
+// PutSettings implements store.Store.
+func (s *Store) PutSettings(ctx context.Context, st store.Settings) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: put settings: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settings = cloneSettings(st)
+	return nil
+}
+
+// cloneSettings copies the pointed-to values, so that neither the caller
+// nor the store can change the other's settings afterwards.
+func cloneSettings(st store.Settings) store.Settings {
+	if st.AllowUserManagedTokens != nil {
+		v := *st.AllowUserManagedTokens
+		st.AllowUserManagedTokens = &v
+	}
+	return st
 }
 
 // PutLegacy adds a legacy item (the older scheme: a plain-text value, optionally

@@ -94,6 +94,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"ListLimitOutOfRange", testListLimit},
 			{"GetByUUIDAmongMany", func(t *testing.T, s store.Store) { testGetByUUIDAmongMany(t, s, 200) }},
 			{"ReturnedTokensAreCopies", testCopies},
+			{"SettingsNeverSet", testSettingsNeverSet},
+			{"SettingsRoundTrip", testSettingsRoundTrip},
+			{"SettingsAreNoToken", testSettingsAreNoToken},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -918,6 +921,105 @@ func testCopies(t *testing.T, s store.Store) {
 	if again.Groups[0] == "changed-after-get" {
 		t.Errorf("the store handed out its own Groups slice")
 	}
+}
+
+// testSettingsNeverSet: a store that was never given settings answers the
+// zero Settings (nil = the deployment's default applies), not an error.
+func testSettingsNeverSet(t *testing.T, s store.Store) {
+	ctx := testContext(t, time.Minute)
+	got, err := s.GetSettings(ctx)
+	if err != nil || !reflect.DeepEqual(got, store.Settings{}) {
+		t.Fatalf("GetSettings on a new store = %+v, %v; want the zero Settings and no error", got, err)
+	}
+}
+
+// testSettingsRoundTrip: what PutSettings stores, GetSettings returns, the
+// last write wins, a nil setting stays nil, and neither side can change
+// the other's value through the pointer.
+func testSettingsRoundTrip(t *testing.T, s store.Store) {
+	ctx := testContext(t, time.Minute)
+	for _, want := range []store.Settings{
+		{AllowUserManagedTokens: ptrBool(false), UpdatedBy: "admin", UpdatedAt: created},
+		{AllowUserManagedTokens: ptrBool(true), UpdatedBy: "other-admin", UpdatedAt: created + 60},
+		{UpdatedBy: "admin", UpdatedAt: created + 120},
+	} {
+		in := want
+		if want.AllowUserManagedTokens != nil {
+			in.AllowUserManagedTokens = ptrBool(*want.AllowUserManagedTokens)
+		}
+		if err := s.PutSettings(ctx, in); err != nil {
+			t.Fatalf("PutSettings(%s): %v", fmtSettings(want), err)
+		}
+		if in.AllowUserManagedTokens != nil {
+			*in.AllowUserManagedTokens = !*in.AllowUserManagedTokens // the store must not share it
+		}
+		got, err := s.GetSettings(ctx)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("GetSettings after PutSettings(%s) = %s, %v", fmtSettings(want), fmtSettings(got), err)
+		}
+		if got.AllowUserManagedTokens != nil {
+			*got.AllowUserManagedTokens = !*got.AllowUserManagedTokens
+			if again, _ := s.GetSettings(ctx); !reflect.DeepEqual(again, want) {
+				t.Fatalf("changing a returned Settings changed the store: %s", fmtSettings(again))
+			}
+		}
+	}
+}
+
+// testSettingsAreNoToken: the settings (the DynamoDB store keeps them at
+// schema.SettingsItem) are never a token: not found by hash, not a legacy
+// item, not deletable, never listed, and their key is refused as a legacy
+// value; and tokens coming and going leave them alone.
+func testSettingsAreNoToken(t *testing.T, s store.Store) {
+	ctx := testContext(t, time.Minute)
+	want := store.Settings{AllowUserManagedTokens: ptrBool(false), UpdatedBy: "admin", UpdatedAt: created}
+	if err := s.PutSettings(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	toks, legacy := listFixture(ctx, t, s)
+	key := schema.SettingsItem
+	if got, err := s.GetByHash(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetByHash(%s) = %+v, %v; want ErrNotFound", key, got, err)
+	}
+	if got, err := s.GetLegacy(ctx, secret.LegacyID(key)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetLegacy(id of %s) = %+v, %v; want ErrNotFound", key, got, err)
+	}
+	for _, tok := range []store.Token{{Hash: key, Legacy: true}, {Hash: key, Groups: []string{}, Legacy: true}, {Hash: key, UUID: uuid.NewString()}} {
+		if err := s.Delete(ctx, tok); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Delete(%+v): %v, want ErrNotFound", tok, err)
+		}
+	}
+	if err := legacyInserter(t, s).PutLegacy(ctx, key, 0); err == nil {
+		t.Errorf("PutLegacy(%s) succeeded; a reserved key is no legacy value", key)
+	}
+	bad := newToken(t, "mallory", true)
+	bad.Hash = key
+	if err := s.Create(ctx, bad); err == nil {
+		t.Errorf("Create with Hash %s succeeded; a reserved key is no token", key)
+	}
+	wantList := wantByKey(toks, legacy)
+	for _, limit := range []int{1, 2, 1000} {
+		got, _ := listAll(ctx, t, s, store.ListOptions{Limit: limit}, keys(legacy))
+		checkListing(t, got, wantList)
+	}
+	for _, tok := range toks {
+		if err := s.Delete(ctx, tok); err != nil {
+			t.Fatalf("Delete(%s): %v", ref(tok), err)
+		}
+	}
+	if got, err := s.GetSettings(ctx); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("GetSettings after the refused deletes and the tokens' = %s, %v; want %s", fmtSettings(got), err, fmtSettings(want))
+	}
+}
+
+func ptrBool(b bool) *bool { return &b }
+
+func fmtSettings(s store.Settings) string {
+	v := "nil"
+	if s.AllowUserManagedTokens != nil {
+		v = fmt.Sprint(*s.AllowUserManagedTokens)
+	}
+	return fmt.Sprintf("{AllowUserManagedTokens: %s, UpdatedBy: %q, UpdatedAt: %d}", v, s.UpdatedBy, s.UpdatedAt)
 }
 
 // ---- helpers ----

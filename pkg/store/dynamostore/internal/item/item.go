@@ -162,3 +162,40 @@ func optN(item map[string]types.AttributeValue, name string) (int64, error) {
 	}
 	return int64(f), nil
 }
+
+// EncodeSettings is the settings item (schema.SettingsItem). A setting that
+// was never set (nil) is left out, so that reading the item back gives nil.
+func EncodeSettings(s store.Settings) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		schema.AttrToken:     S(schema.SettingsItem),
+		schema.AttrUpdatedBy: S(s.UpdatedBy),
+		schema.AttrUpdatedAt: N(s.UpdatedAt),
+	}
+	if s.AllowUserManagedTokens != nil {
+		it[schema.AttrAllowUserManaged] = &types.AttributeValueMemberBOOL{Value: *s.AllowUserManagedTokens}
+	}
+	return it
+}
+
+// DecodeSettings reads the settings item. A setting of the wrong type (an
+// item edited by hand) is an error: the caller must not guess a value that
+// decides who may create tokens.
+func DecodeSettings(it map[string]types.AttributeValue) (store.Settings, error) {
+	var s store.Settings
+	switch v := it[schema.AttrAllowUserManaged].(type) {
+	case nil:
+	case *types.AttributeValueMemberBOOL:
+		b := v.Value
+		s.AllowUserManagedTokens = &b
+	default:
+		return store.Settings{}, fmt.Errorf("item %s: %s has type %T, want BOOL", schema.SettingsItem, schema.AttrAllowUserManaged, v)
+	}
+	var err error
+	if s.UpdatedBy, err = optS(it, schema.AttrUpdatedBy); err != nil {
+		return store.Settings{}, fmt.Errorf("item %s: %w", schema.SettingsItem, err)
+	}
+	if s.UpdatedAt, err = optN(it, schema.AttrUpdatedAt); err != nil {
+		return store.Settings{}, fmt.Errorf("item %s: %w", schema.SettingsItem, err)
+	}
+	return s, nil
+}
