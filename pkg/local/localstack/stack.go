@@ -174,7 +174,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("create table %s: %w", cfg.TableName, err)
 	}
 	s.Reads = dynamotest.NewCounting(client)
-	st := dynamotest.New(s.Reads, cfg.TableName)
+	// The production store, with its production request bound: what the
+	// functions do when DynamoDB does not answer is part of what runs here.
+	st := dynamostore.New(s.Reads, cfg.TableName)
 
 	// Development OIDC issuer. The console is served from the stack's own
 	// origin, so that is where a browser sign-in may return; the sign-in
