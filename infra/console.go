@@ -211,6 +211,11 @@ func newConsole(cfg *Config, s *Stack, buildDir string) *console {
 		c.Origin = "https://" + cc.DomainName
 	}
 	c.Distribution = awscloudfront.NewDistribution(stack, jsii.String("ConsoleDistribution"), props)
+	// CDK's warning about LIST is that a request for "/" could list the
+	// bucket without a default root object; there is one, and the router
+	// rewrites "/" as well.
+	awscdk.Annotations_Of(c.Distribution).AcknowledgeWarning(jsii.String("@aws-cdk/aws-cloudfront-origins:listBucketSecurityRisk"),
+		jsii.String("defaultRootObject is index.html and the router rewrites every extension-less path, / included"))
 	if c.Origin == "" {
 		c.Origin = "https://" + *c.Distribution.DistributionDomainName()
 	}

@@ -142,6 +142,9 @@ func TestConsoleDistributionUsesOACAndHTTPS(t *testing.T) {
 	if !same(b["ResponseHeadersPolicyId"], ref(policyID)) {
 		t.Errorf("default behavior headers policy %v, want %s", jsonString(b["ResponseHeadersPolicyId"]), policyID)
 	}
+	if containsAny(s.warnings, "AccessLevel.LIST") {
+		t.Errorf("CDK's LIST warning is left unacknowledged: %v", s.warnings)
+	}
 	if !refersTo(dc["Logging"], s.logicalID(s.stack.Console.LogsBucket)) {
 		t.Errorf("distribution logs %v, want the console log bucket", jsonString(dc["Logging"]))
 	}
