@@ -99,7 +99,10 @@ run: deps ## run the whole system locally (Ctrl-C stops it)
 	@exec $(BUILD_DIR)/local/localstack
 
 # CI has no config-custom.yaml: the shipped example is what gets synthesized.
+# Nor a console build: APITOKENS_WEB_PLACEHOLDER=1 synthesizes a placeholder
+# page in its place (outside $(BUILD_DIR), so `make deploy` never ships it).
 test-infra: CONFIG_FILE = config-custom.example.yaml
+test-infra: CDK_ENV += APITOKENS_WEB_PLACEHOLDER=1
 test-infra: build ## CDK assertions + cdk-nag, then synth and cfn-lint of config-custom.example.yaml
 	@echo "==> CDK tests (the first CDK build takes about a minute)"
 	$(GO) test -count=1 ./infra/...

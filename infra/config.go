@@ -59,6 +59,8 @@ type Config struct {
 	APITokens    APITokens  `yaml:"apiTokens"`
 	Serve        Serve      `yaml:"serve"`
 	Network      Network    `yaml:"network"`
+	// Console hosts the web console (build/web) on CloudFront.
+	Console Console `yaml:"console"`
 	// Functions holds per-function settings by routes.Fn* name.
 	Functions map[string]FunctionSettings `yaml:"functions"`
 }
@@ -225,6 +227,7 @@ var yamlTypeKeys = map[string]string{
 	"ServeVpc":   "serve.vpc",
 	"Network":    "network",
 	"Listener":   "network.existingListener",
+	"Console":    "console",
 	// Functions is a map: the line annotation names the function.
 	"FunctionSettings": "functions.<name>",
 }
@@ -363,6 +366,7 @@ func (c *Config) applyDefaults() {
 	if n.LoadBalancerDeletionProtection == nil {
 		n.LoadBalancerDeletionProtection = ptr(c.RemovalPolicy == "retain")
 	}
+	c.Console.applyDefaults()
 }
 
 var (
@@ -560,6 +564,7 @@ func (c *Config) validate() error {
 	if n.VpcID != "" && len(n.SubnetIDs) == 0 && c.AccountNumber == "" {
 		bad("accountNumber", "is required when network.vpcId is given without network.subnetIds (the VPC is looked up in that account)")
 	}
+	errs = append(errs, c.Console.validate()...)
 	return errors.Join(errs...)
 }
 

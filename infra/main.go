@@ -41,6 +41,11 @@ func run() error {
 	if err := CheckBuildDir(buildDir); err != nil {
 		return err
 	}
+	if cfg.Console.On() {
+		if _, _, err := ConsoleWebDir(buildDir); err != nil {
+			return err
+		}
+	}
 	app := awscdk.NewApp(nil)
 	AddChecks(app, true)
 	BuildStack(app, cfg, buildDir)

@@ -34,6 +34,13 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 	}
+	// The console build: the tests deploy whatever index.html is there.
+	if err := os.MkdirAll(filepath.Join(dir, consoleWebDirName), 0o755); err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, consoleWebDirName, "index.html"), []byte("<!doctype html><title>test console</title>\n"), 0o644); err != nil {
+		panic(err)
+	}
 	testBuildDir = dir
 	code := m.Run()
 	jsii.Close()

@@ -18,6 +18,7 @@ type Stack struct {
 	Functions *functions
 	API       tokenAPI
 	Serve     *serveWiring
+	Console   *console // nil with console.enabled: false
 }
 
 // StackName is the CloudFormation stack name of a deployment.
@@ -92,5 +93,8 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 		Value:       s.Table.Table.TableName(),
 	})
 	suppress(s, cfg)
+	if cfg.Console.On() {
+		s.Console = newConsole(cfg, s, buildDir)
+	}
 	return s
 }

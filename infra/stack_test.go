@@ -30,6 +30,8 @@ const (
 	testCertARN     = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 	testListenerARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lisa-alb/0123456789abcdef/0123456789abcdef"
 	testWebACLARN   = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/llm/abcd1234"
+	// CloudFront takes certificates from us-east-1 only.
+	testConsoleCertARN = "arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000"
 )
 
 // baseYAML is everything but the roles, apiTokens and network sections,
@@ -111,6 +113,8 @@ network:
     arn: ` + testListenerARN + `
     securityGroupId: sg-0123456789abcdef0
     dnsName: lisa-alb-1.us-east-1.elb.amazonaws.com
+console:
+  enabled: false
 `,
 	// The serve function in the new VPC, next to a private plain-http
 	// upstream; every optional function setting set.
@@ -120,6 +124,12 @@ network:
 	).Replace(withServe(baseYAML, "\n  vpc:\n    enabled: true\n")), auth0Authority) + `
 apiTokens:
   createCloudWatchRole: true
+console:
+  domainName: tokens.example.com
+  certificateArn: ` + testConsoleCertARN + `
+  priceClass: PriceClass_100
+  serveUrl: https://llm.example.com/v2/serve/
+  identityProviderOrigins: [https://lisa.auth.us-east-1.amazoncognito.com]
 functions:
   serve:
     reservedConcurrency: 50
@@ -152,10 +162,11 @@ func variantNames() []string {
 
 // synthesized is one variant's stack and its template.
 type synthesized struct {
-	cfg   *Config
-	stack *Stack
-	tmpl  assertions.Template
-	json  map[string]any
+	cfg    *Config
+	outdir string
+	stack  *Stack
+	tmpl   assertions.Template
+	json   map[string]any
 	// nagErrors and warnings are annotation messages, "path: message".
 	nagErrors, warnings, infos []string
 }
@@ -177,10 +188,16 @@ func synth(t *testing.T, variant string) *synthesized {
 	if err != nil {
 		t.Fatalf("variant %s: %v", variant, err)
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	// The cloud assembly outlives the test that first synthesizes a
+	// variant: the console tests read the staged config.json from it.
+	outdir, err := os.MkdirTemp(testBuildDir, "cdk.out-"+variant+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
 	AddChecks(app, false)
 	st := BuildStack(app, cfg, testBuildDir)
-	s := &synthesized{cfg: cfg, stack: st, tmpl: assertions.Template_FromStack(st.Stack, nil)}
+	s := &synthesized{cfg: cfg, outdir: outdir, stack: st, tmpl: assertions.Template_FromStack(st.Stack, nil)}
 	s.json = *s.tmpl.ToJSON()
 	// Template_FromStack synthesized the app, so the aspects (cdk-nag) have
 	// run and left their findings as construct metadata.
@@ -342,6 +359,12 @@ func TestEveryRouteUsesTheAuthorizer(t *testing.T) {
 	authID := s.logicalID(s.stack.API.Authorizer)
 	paths := s.apiResourcePaths()
 	methods := s.resources("AWS::ApiGateway::Method")
+	for id, m := range methods {
+		// CORS preflights for the console (TestCORSPreflight).
+		if props(m)["HttpMethod"] == "OPTIONS" {
+			delete(methods, id)
+		}
+	}
 	if len(methods) != len(routes.APITokens) {
 		t.Errorf("template has %d methods, routes.APITokens has %d: every method must come from the route table", len(methods), len(routes.APITokens))
 	}
@@ -465,6 +488,12 @@ func TestStage(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	s := synth(t, "default")
 	fns := s.resources("AWS::Lambda::Function")
+	for id := range fns {
+		// CDK's handler that deploys the console's files.
+		if strings.HasPrefix(id, "CustomCDKBucketDeployment") {
+			delete(fns, id)
+		}
+	}
 	if len(fns) != 7 {
 		t.Errorf("want 7 functions (create, list, get, delete, settings, authorizer, serve), got %d", len(fns))
 	}
@@ -523,6 +552,8 @@ func TestEnvironment(t *testing.T) {
 		config.EnvAllowUserManaged:  "false",
 	}
 	cache := map[string]string{config.EnvTokenCacheSeconds: "5"}
+	// The API's functions answer the console's browser (TestConsoleOriginOnTokenFunctions).
+	tokenFn := withEnv(common, map[string]string{config.EnvConsoleOrigin: jsonString(map[string]any{"Fn::Join": []any{"", []any{"https://", map[string]any{"Fn::GetAtt": []any{s.logicalID(s.stack.Console.Distribution), "DomainName"}}}}})})
 	serve := map[string]string{
 		config.EnvServeUpstreamURL:    "https://litellm.example.com",
 		config.EnvServeUpstreamKeyARN: testSecretARN,
@@ -530,11 +561,11 @@ func TestEnvironment(t *testing.T) {
 		config.EnvModelPermissions:    `{"claude":["lisa-api-users","lisa-admins"],"mistral-7b":["lisa-users"]}`,
 	}
 	want := map[string]map[string]string{
-		routes.FnCreate:     withEnv(common, cache),
-		routes.FnList:       withEnv(common, cache),
-		routes.FnGet:        withEnv(common, cache),
-		routes.FnDelete:     withEnv(common, cache),
-		routes.FnSettings:   withEnv(common, cache),
+		routes.FnCreate:     withEnv(tokenFn, cache),
+		routes.FnList:       withEnv(tokenFn, cache),
+		routes.FnGet:        withEnv(tokenFn, cache),
+		routes.FnDelete:     withEnv(tokenFn, cache),
+		routes.FnSettings:   withEnv(tokenFn, cache),
 		routes.FnAuthorizer: withEnv(common, cache),
 		routes.FnServe:      withEnv(withEnv(common, cache), serve),
 	}
@@ -889,11 +920,11 @@ func TestExistingVpcAndWAF(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	s := synth(t, "default")
-	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName"} {
+	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName", "ConsoleUrl"} {
 		check(t, "output "+name, func() { s.tmpl.HasOutput(jsii.String(name), assertions.Match_AnyValue()) })
 	}
-	if outs := s.json["Outputs"].(map[string]any); len(outs) != 3 {
-		t.Errorf("want exactly ApiUrl, AlbDnsName and TableName, got %v", jsonString(outs))
+	if outs := s.json["Outputs"].(map[string]any); len(outs) != 4 {
+		t.Errorf("want exactly ApiUrl, AlbDnsName, TableName and ConsoleUrl, got %v", jsonString(outs))
 	}
 	check(t, "table name output", func() {
 		s.tmpl.HasOutput(jsii.String("TableName"), map[string]any{"Value": ref(s.logicalID(s.stack.Table.Table))})
@@ -1062,18 +1093,31 @@ func TestRolesAreLeastPrivilege(t *testing.T) {
 	}
 }
 
+// systemRoles are the roles of the token system itself: not the console's
+// deployment role (console.enabled) nor CDK's bucket-emptying provider
+// (removalPolicy: destroy).
+func (s *synthesized) systemRoles() map[string]map[string]any {
+	roles := s.resources("AWS::IAM::Role")
+	for id := range roles {
+		if strings.HasPrefix(id, "CustomS3AutoDeleteObjectsCustomResourceProvider") || strings.HasPrefix(id, "ConsoleDeploymentRole") {
+			delete(roles, id)
+		}
+	}
+	return roles
+}
+
 func TestRoleOverrideImportsInsteadOfCreating(t *testing.T) {
 	wantByVariant := map[string]any{
 		"override": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/CustomApiTokensRole"}}},
 		"listener": "arn:aws:iam::123456789012:role/CustomApiTokensRole",
 	}
-	created := len(synth(t, "default").resources("AWS::IAM::Role"))
+	created := len(synth(t, "default").systemRoles())
 	for v, want := range wantByVariant {
 		s := synth(t, v)
 		if !s.stack.Functions.TokenRoleImported {
 			t.Errorf("%s: roles.ApiTokensApiRole set but the role was not imported", v)
 		}
-		if n := len(s.resources("AWS::IAM::Role")); n != created-1 {
+		if n := len(s.systemRoles()); n != created-1 {
 			t.Errorf("%s: %d roles, want %d (all but ApiTokensApiRole)", v, n, created-1)
 		}
 		for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
