@@ -1,6 +1,6 @@
 // The console's frame: sign-in state, top and side navigation, flash
 // messages, and the page for the current route.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useAuth } from "react-oidc-context";
 import type { UserManager } from "oidc-client-ts";
 import Alert from "@cloudscape-design/components/alert";
@@ -23,10 +23,12 @@ import { localTimeZone } from "./lib/dates";
 import { rolesFrom, usernameFrom, type Claims } from "./lib/roles";
 import type { CreatedToken } from "./lib/tokens";
 import { ADMIN_ONLY, SESSION_EXPIRED } from "./messages";
-import CreateTokenWizard from "./pages/CreateTokenWizard";
-import MyTokenPage from "./pages/MyTokenPage";
-import SettingsPage from "./pages/SettingsPage";
-import TokensPage from "./pages/TokensPage";
+
+// Pages load on first use, so the sign-in page and the frame come first.
+const CreateTokenWizard = lazy(() => import("./pages/CreateTokenWizard"));
+const MyTokenPage = lazy(() => import("./pages/MyTokenPage"));
+const SettingsPage = lazy(() => import("./pages/SettingsPage"));
+const TokensPage = lazy(() => import("./pages/TokensPage"));
 import { href, navigate, ROUTES, useRoute } from "./router";
 import { SessionContext, type Session, type SettingsState } from "./session";
 import { useTokenStore } from "./tokenStore";
@@ -264,7 +266,7 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
         navigation={<SideNavigation header={{ text: APP_TITLE, href: href(ROUTES.home) }} activeHref={activeHref} items={navItems} />}
         notifications={<Flashbar items={notifications} />}
         toolsHide
-        content={content}
+        content={<Suspense fallback={<Spinner size="large" />}>{content}</Suspense>}
         ariaLabels={{ navigation: "Side navigation", navigationClose: "Close side navigation", navigationToggle: "Open side navigation", notifications: "Notifications" }}
       />
       <TokenDisplayModal created={created} onClose={() => setCreated(null)} />
