@@ -18,9 +18,6 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
     chunkSizeWarningLimit: 2000,
-    // Fonts stay separate files: the browser fetches only the faces a page
-    // uses, and the stylesheet stays small.
-    assetsInlineLimit: (file: string) => (/\.(woff2?|ttf|otf)$/.test(file) ? false : undefined),
   },
   test: {
     environment: "happy-dom",

@@ -141,6 +141,9 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
 
   const store = useTokenStore(api);
 
+  // Messages belong to the page they were shown on.
+  useEffect(() => setFlashes([]), [route]);
+
   const signOut = useCallback(async () => {
     let endSession: string | undefined;
     try {
@@ -251,11 +254,9 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
               iconName: "user-profile",
               ariaLabel: `User menu ${username}`,
               items: userMenuItems,
-              onItemClick: ({ detail, preventDefault }) => {
-                if (detail.id === "signout") {
-                  preventDefault();
-                  void signOut();
-                }
+              onItemClick: ({ detail }) => {
+                // "Sign out" has no href, so there is no navigation to prevent.
+                if (detail.id === "signout") void signOut();
               },
             },
           ]}

@@ -126,6 +126,8 @@ const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, tim
         sortingField: c.id,
         sortingComparator: (a: TokenRow, b: TokenRow) => rankedRef.current[c.id](a, b),
         isRowHeader: c.id === "name",
+        // Dates and ids are shown in full.
+        minWidth: c.id === "created" || c.id === "expires" ? 190 : c.id === "tokenUUID" ? 320 : undefined,
       })),
     [timeZone],
   );
