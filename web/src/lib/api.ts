@@ -1,0 +1,134 @@
+// The token API client. Every call carries the ID token as a bearer
+// credential; a 401 is reported to onUnauthorized so the UI can ask the user
+// to sign in again.
+
+import { loadAllPages, type Page } from "./paginate";
+import type { CreatedToken, TokenItem } from "./tokens";
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+export interface Settings {
+  allowUserManagedTokens: boolean;
+  [k: string]: unknown;
+}
+
+export interface AdminCreateRequest {
+  name: string;
+  groups: string[];
+  isSystemToken: boolean;
+  tokenExpiration: number;
+}
+
+export interface OwnCreateRequest {
+  name: string;
+  tokenExpiration: number;
+}
+
+export const LIST_PAGE_SIZE = 1000;
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  getToken: () => string | undefined;
+  onUnauthorized?: (err: ApiError) => void;
+  fetchFn?: typeof fetch;
+}
+
+export class ApiClient {
+  private readonly base: string;
+  private readonly opts: ApiClientOptions;
+
+  constructor(opts: ApiClientOptions) {
+    this.opts = opts;
+    this.base = opts.baseUrl.replace(/\/+$/, "");
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    const token = this.opts.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const fetchFn = this.opts.fetchFn ?? fetch;
+    let res: Response;
+    try {
+      res = await fetchFn(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        cache: "no-store",
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new ApiError(0, `Cannot reach the token API at ${this.base}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (!res.ok) {
+      const msg =
+        data && typeof data === "object" && typeof (data as { message?: unknown }).message === "string"
+          ? (data as { message: string }).message
+          : `The token API answered HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`;
+      const err = new ApiError(res.status, msg);
+      if (res.status === 401) this.opts.onUnauthorized?.(err);
+      throw err;
+    }
+    return data as T;
+  }
+
+  /** One page of GET /api-tokens/. */
+  async listPage(nextToken?: string, opts: { username?: string; limit?: number; signal?: AbortSignal } = {}): Promise<Page<TokenItem>> {
+    const q = new URLSearchParams({ limit: String(opts.limit ?? LIST_PAGE_SIZE) });
+    if (nextToken) q.set("nextToken", nextToken);
+    if (opts.username) q.set("username", opts.username);
+    const res = await this.request<{ tokens?: TokenItem[]; nextToken?: string }>("GET", `/api-tokens/?${q}`, undefined, opts.signal);
+    return { items: Array.isArray(res?.tokens) ? res.tokens : [], nextToken: res?.nextToken || undefined };
+  }
+
+  /** Every token the caller may see (admins: all), page after page. */
+  listAll(opts: { username?: string; onProgress?: (loaded: TokenItem[]) => void; signal?: AbortSignal } = {}): Promise<TokenItem[]> {
+    return loadAllPages((next, signal) => this.listPage(next, { username: opts.username, signal }), {
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
+  }
+
+  createForUser(username: string, req: AdminCreateRequest): Promise<CreatedToken> {
+    return this.request<CreatedToken>("POST", `/api-tokens/${encodeURIComponent(username)}`, req);
+  }
+
+  createOwn(req: OwnCreateRequest): Promise<CreatedToken> {
+    return this.request<CreatedToken>("POST", "/api-tokens/", req);
+  }
+
+  deleteToken(tokenUUID: string): Promise<{ message: string; tokenUUID: string }> {
+    return this.request("DELETE", `/api-tokens/${encodeURIComponent(tokenUUID)}`);
+  }
+
+  getSettings(): Promise<Settings> {
+    return this.request<Settings>("GET", "/settings");
+  }
+
+  putSettings(s: { allowUserManagedTokens: boolean }): Promise<Settings> {
+    return this.request<Settings>("PUT", "/settings", s);
+  }
+}
+
+/** The message to show for any error. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

@@ -1,0 +1,5 @@
+// Unmounts rendered components between tests.
+import { afterEach } from "vitest";
+import { cleanup } from "@testing-library/react";
+
+afterEach(() => cleanup());
