@@ -33,7 +33,7 @@ CDK_ENV   = CONFIG_FILE=$(CONFIG_FILE) APITOKENS_BUILD_DIR=$(BUILD_DIR) \
 CDK_FLAGS = --no-notices --output $(CDK_OUT)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build lint test test-go test-infra fuzz run clean \
+.PHONY: help deps build web test-web lint test test-go test-infra fuzz run clean \
 	synth diff deploy cfn-lint cdk-bootstrap cdk-destroy
 
 # The variables the `## ` texts name, e.g. $(BUILD_DIR): help shows their
@@ -63,6 +63,9 @@ deps: ## install what the tests and the local stack need (Java 17, Node/npm, AWS
 	@command -v jq >/dev/null 2>&1 || { \
 		echo "==> installing jq (used by the quick start)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "==> installing Chromium (the console's browser tests drive it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@command -v $(CFN_LINT) >/dev/null 2>&1 || echo "warning: cfn-lint not found; make test-infra needs it (pip install cfn-lint)"
 	@echo "==> downloading Go modules"
 	@$(GO) mod download
@@ -80,9 +83,9 @@ lint: ## gofmt, go vet and staticcheck
 	@echo "==> go vet"; $(GO) vet ./...
 	@echo "==> staticcheck"; $(STATICCHECK) ./...
 
-test-go: ## Go tests against DynamoDB Local (started by the tests); the CDK tests run in test-infra
+test-go: web ## Go tests against DynamoDB Local (started by the tests) and the console's browser tests; the CDK tests run in test-infra
 	@echo "==> go test (DynamoDB Local is installed and started by the tests)"
-	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
+	REQUIRE_DYNAMODB_LOCAL=1 REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
 
 fuzz: ## short fuzz runs of the decision core, the JWT verifier and the serve path's model check
 	@echo "==> fuzz ($(FUZZTIME) each)"
@@ -94,7 +97,25 @@ fuzz: ## short fuzz runs of the decision core, the JWT verifier and the serve pa
 # status 1 even when the program stopped cleanly, and make would report that
 # as an error. The program itself exits 0 after a clean stop, so make has
 # nothing to report.
-run: deps ## run the whole system locally (Ctrl-C stops it)
+# The console (web/): npm ci when its lock file changed, a build when any of
+# its files did. Vite writes to build/web (web/vite.config.ts).
+WEB_FILES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	@echo "==> npm ci (web/)"
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+
+build/web/index.html: web/node_modules/.package-lock.json $(WEB_FILES)
+	@echo "==> build the console into build/web"
+	@cd web && npm run --silent build
+
+web: build/web/index.html ## build the console into build/web (installs its npm packages on first use)
+
+test-web: web/node_modules/.package-lock.json ## the console's type check and unit tests (Vitest)
+	@echo "==> console: type check and unit tests"
+	@cd web && npm run --silent typecheck && npm test --silent
+
+run: deps web ## run the whole system locally (Ctrl-C stops it)
 	@$(GO) build -o $(BUILD_DIR)/local/localstack ./pkg/local/localstack/cmd/localstack
 	@exec $(BUILD_DIR)/local/localstack
 
@@ -111,7 +132,7 @@ test-infra: build ## CDK assertions + cdk-nag, then synth and cfn-lint of config
 	$(CDK_ENV) $(CDK) synth $(CDK_FLAGS) --quiet
 	$(CFN_LINT) --ignore-checks W3005 -- $(CDK_OUT)/*.template.json
 
-test: deps lint build test-go fuzz test-infra ## everything CI runs
+test: deps lint build web test-web test-go fuzz test-infra ## everything CI runs
 
 # cdk.out/ is only a cache; starting afresh keeps stale templates from being linted.
 synth: build ## synthesize $(CDK_OUT)/ from $(CONFIG_FILE) (no AWS credentials needed)
