@@ -302,7 +302,7 @@ func consoleConfig(cfg *Config, s *Stack) map[string]any {
 	if groupsClaim == "" {
 		groupsClaim = config.DefaultJWTGroupsProperty
 	}
-	return map[string]any{
+	out := map[string]any{
 		"authority":   a.Authority,
 		"clientId":    a.ClientID,
 		"apiUrl":      restAPIOrigin(s) + "/" + *s.API.API.DeploymentStage().StageName(),
@@ -310,7 +310,14 @@ func consoleConfig(cfg *Config, s *Stack) map[string]any {
 		"adminGroup":  a.AdminGroup,
 		"apiGroup":    a.APIGroup,
 		"groupsClaim": groupsClaim,
+		// How long a deleted token can still call models
+		// (TOKEN_CACHE_SECONDS), which the console tells whoever deletes one.
+		"revocationSeconds": *cfg.APITokens.TokenCacheSeconds,
 	}
+	if a.JWTUsernameProperty != "" {
+		out["usernameClaim"] = a.JWTUsernameProperty
+	}
+	return out
 }
 
 // consoleServeURL is console.serveUrl, or the ALB's /v2/serve URL (https

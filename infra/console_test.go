@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,9 +310,13 @@ func (s *synthesized) consoleConfigJSON(t *testing.T) (map[string]string, map[st
 	for m, val := range markers {
 		text = strings.ReplaceAll(text, m, val)
 	}
-	var cfg map[string]string
-	if err := json.Unmarshal([]byte(text), &cfg); err != nil {
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(text), &raw); err != nil {
 		t.Fatalf("config.json after deploy-time substitution is not JSON: %s: %v", text, err)
+	}
+	cfg := map[string]string{}
+	for k, v := range raw {
+		cfg[k] = fmt.Sprint(v)
 	}
 	return cfg, markers
 }
@@ -319,6 +324,11 @@ func (s *synthesized) consoleConfigJSON(t *testing.T) (map[string]string, map[st
 func TestConsoleConfigJSON(t *testing.T) {
 	s := synth(t, "default")
 	got, _ := s.consoleConfigJSON(t)
+	// The bound the console states on delete is the serve path's cache.
+	if want := s.envOf(routes.FnServe)[config.EnvTokenCacheSeconds]; got["revocationSeconds"] != want {
+		t.Errorf("config.json revocationSeconds = %q, want TOKEN_CACHE_SECONDS %q", got["revocationSeconds"], want)
+	}
+	delete(got, "revocationSeconds")
 	stage := "<Ref:" + s.logicalID(s.stack.API.API.DeploymentStage()) + ">"
 	want := map[string]string{
 		"authority":   "https://idp.example.com/realms/lisa",

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/routes"
@@ -27,17 +28,24 @@ type ConsoleConfig struct {
 	AdminGroup  string `json:"adminGroup"`
 	APIGroup    string `json:"apiGroup"`
 	GroupsClaim string `json:"groupsClaim"`
+	// UsernameClaim is JWT_USERNAME_PROPERTY, when set.
+	UsernameClaim string `json:"usernameClaim,omitempty"`
+	// RevocationSeconds is TOKEN_CACHE_SECONDS: how long a deleted token
+	// can still call models, which the console tells whoever deletes one.
+	RevocationSeconds int `json:"revocationSeconds"`
 }
 
 func consoleConfig(cfg config.Config, base string) ConsoleConfig {
 	return ConsoleConfig{
-		Authority:   cfg.Authority,
-		ClientID:    cfg.ClientID,
-		APIURL:      base,
-		ServeURL:    base + strings.TrimSuffix(routes.ServePathPrefix, "/"),
-		AdminGroup:  cfg.Groups.Admin,
-		APIGroup:    cfg.Groups.API,
-		GroupsClaim: cfg.JWTGroupsProperty,
+		Authority:         cfg.Authority,
+		ClientID:          cfg.ClientID,
+		APIURL:            base,
+		ServeURL:          base + strings.TrimSuffix(routes.ServePathPrefix, "/"),
+		AdminGroup:        cfg.Groups.Admin,
+		APIGroup:          cfg.Groups.API,
+		GroupsClaim:       cfg.JWTGroupsProperty,
+		UsernameClaim:     cfg.JWTUsernameProperty,
+		RevocationSeconds: int(cfg.TokenCacheTTL / time.Second),
 	}
 }
 
@@ -58,11 +66,11 @@ func defaultWebDir() string {
 	}
 }
 
-// consoleHandler serves the built console as CloudFront does in AWS:
-// files from dir, /config.json from the stack's configuration, and
-// index.html for every other path without a file extension (the console
-// routes in the browser). Without a build it answers 404 saying how to
-// make one.
+// consoleHandler serves the built console: files from dir, /config.json
+// from the stack's configuration, and index.html at "/". The console routes
+// with the URL's fragment (/#/tokens), so "/" is its only page; any other
+// path stays a 404, as it is on API Gateway, which shares this origin here.
+// Without a build it answers 404 saying how to make one.
 func consoleHandler(dir string, cc ConsoleConfig) http.Handler {
 	files := http.FileServer(http.Dir(dir))
 	cfgJSON, _ := json.Marshal(cc) // a struct of strings always marshals
@@ -84,13 +92,14 @@ func consoleHandler(dir string, cc ConsoleConfig) http.Handler {
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
-		clean := path.Clean("/" + r.URL.Path)
-		if path.Ext(clean) == "" {
-			// A console route: the page decides what to show.
+		switch clean := path.Clean("/" + r.URL.Path); {
+		case r.URL.Path == "/" || r.URL.Path == "/index.html":
 			w.Header().Set("Cache-Control", "no-cache")
 			http.ServeFile(w, r, index)
-			return
+		case path.Ext(clean) == "" || clean != r.URL.Path:
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		default:
+			files.ServeHTTP(w, r)
 		}
-		files.ServeHTTP(w, r)
 	})
 }

@@ -23,7 +23,7 @@ func TestConsoleIsServed(t *testing.T) {
 	}
 	s := startStack(t, map[string]string{"WEB_DIR": dir})
 	c := newClient(t, s)
-	for _, p := range []string{"/", "/tokens", "/my-token", "/callback?code=x&state=y"} {
+	for _, p := range []string{"/", "/?code=x&state=y", "/index.html"} {
 		a := c.want(c.do("GET", p, ""), 200)
 		if !strings.Contains(a.raw, "<title>console</title>") {
 			t.Errorf("GET %s: %q, want the index page", p, a.raw)
@@ -33,11 +33,24 @@ func TestConsoleIsServed(t *testing.T) {
 		t.Errorf("asset: %q", a.raw)
 	}
 	c.want(c.do("GET", "/assets/missing.js", ""), 404)
+	// The console routes in the fragment; other paths stay 404s, as on
+	// API Gateway, which shares this origin locally.
+	c.want(c.do("GET", "/nope", ""), 404)
+	c.want(c.do("GET", "/assets/../index.html", ""), 404)
 	c.want(c.do("POST", "/", "{}"), 404)
 
 	a := c.want(c.do("GET", "/config.json", ""), 200)
 	var cc map[string]string
-	if err := json.Unmarshal([]byte(a.raw), &cc); err != nil {
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(a.raw), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw["revocationSeconds"] != float64(10) {
+		t.Errorf("config.json revocationSeconds = %v, want TOKEN_CACHE_SECONDS (10)", raw["revocationSeconds"])
+	}
+	delete(raw, "revocationSeconds")
+	b, _ := json.Marshal(raw)
+	if err := json.Unmarshal(b, &cc); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{

@@ -7,16 +7,18 @@ import Modal from "@cloudscape-design/components/modal";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import { errorMessage } from "../lib/api";
 import type { TokenItem } from "../lib/tokens";
-import { DELETE_NOTICE } from "../messages";
+import { deleteNotice } from "../messages";
 
 export interface DeleteTokenModalProps {
   token: Pick<TokenItem, "tokenUUID" | "name" | "username"> | null;
   onCancel: () => void;
   /** Deletes the token; a rejection is shown in the dialog. */
   onDelete: (tokenUUID: string) => Promise<void>;
+  /** TOKEN_CACHE_SECONDS from config.json; 10 when not given. */
+  revocationSeconds?: number;
 }
 
-export default function DeleteTokenModal({ token, onCancel, onDelete }: DeleteTokenModalProps) {
+export default function DeleteTokenModal({ token, onCancel, onDelete, revocationSeconds }: DeleteTokenModalProps) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   if (!token) return null;
@@ -61,7 +63,7 @@ export default function DeleteTokenModal({ token, onCancel, onDelete }: DeleteTo
         <Box variant="span">
           Delete the token <b>{token.name || token.tokenUUID}</b> of {token.username} ({token.tokenUUID})?
         </Box>
-        <Box variant="p">{DELETE_NOTICE}</Box>
+        <Box variant="p">{deleteNotice(revocationSeconds)}</Box>
         {error && (
           <Alert type="error" header="The token was not deleted">
             {error}

@@ -15,6 +15,8 @@ export interface ConsoleConfig {
   groupsClaim: string;
   /** Optional: the claim the API takes the username from (JWT_USERNAME_PROPERTY). */
   usernameClaim?: string;
+  /** Optional: TOKEN_CACHE_SECONDS, the longest a deleted token still works on model calls. */
+  revocationSeconds?: number;
 }
 
 export const CONFIG_PATH = "/config.json";
@@ -38,6 +40,10 @@ export function parseConfig(value: unknown): ConsoleConfig {
     apiGroup: str("apiGroup", ""),
     groupsClaim: str("groupsClaim", "groups"),
     usernameClaim: typeof v.usernameClaim === "string" && v.usernameClaim !== "" ? v.usernameClaim : undefined,
+    revocationSeconds:
+      typeof v.revocationSeconds === "number" && Number.isInteger(v.revocationSeconds) && v.revocationSeconds >= 0
+        ? v.revocationSeconds
+        : undefined,
   };
 }
 

@@ -186,6 +186,7 @@ export default function MyTokenPage({ onCreated, onDeleted }: MyTokenPageProps) 
       </Header>
       {body}
       <DeleteTokenModal
+        revocationSeconds={config.revocationSeconds}
         token={confirmDelete && token ? token : null}
         onCancel={() => setConfirmDelete(false)}
         onDelete={async (uuid) => {

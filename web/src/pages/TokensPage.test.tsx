@@ -6,7 +6,7 @@ import { PREFERENCES_KEY } from "../lib/preferences";
 import { toRows, type TokenItem } from "../lib/tokens";
 import { SessionContext, type Session } from "../session";
 import type { TokenStore } from "../tokenStore";
-import { DELETE_NOTICE } from "../messages";
+import { deleteNotice } from "../messages";
 
 function item(i: number, over: Partial<TokenItem> = {}): TokenItem {
   return {
@@ -39,6 +39,7 @@ function setup(items: TokenItem[], deleteToken = vi.fn(async () => ({ message: "
   };
   const session = {
     api,
+    config: { revocationSeconds: 3 },
     timeZone: "UTC",
     notify: vi.fn(),
   } as unknown as Session;
@@ -95,7 +96,7 @@ describe("TokensPage", () => {
     fireEvent.click(screen.getByRole("radio", { name: "Select token token 2" }));
     fireEvent.click(screen.getByRole("button", { name: "Delete" }));
     const dialog = screen.getByRole("dialog");
-    expect(within(dialog).getByText(DELETE_NOTICE)).toBeTruthy();
+    expect(within(dialog).getByText(deleteNotice(3))).toBeTruthy();
     expect(within(dialog).getByText("token 2")).toBeTruthy();
     await act(async () => {
       fireEvent.click(within(dialog).getByRole("button", { name: "Delete" }));

@@ -72,7 +72,7 @@ export interface TokensPageProps {
 }
 
 export default function TokensPage({ store }: TokensPageProps) {
-  const { api, notify, timeZone } = useSession();
+  const { api, config, notify, timeZone } = useSession();
   const [toDelete, setToDelete] = useState<TokenRow | null>(null);
   useEffect(() => store.ensureLoaded(), [store.ensureLoaded]);
 
@@ -85,6 +85,7 @@ export default function TokensPage({ store }: TokensPageProps) {
       )}
       <TokenTable rows={store.rows} loading={store.loading} loaded={store.loaded} reload={store.reload} timeZone={timeZone} onDelete={setToDelete} />
       <DeleteTokenModal
+        revocationSeconds={config.revocationSeconds}
         token={toDelete}
         onCancel={() => setToDelete(null)}
         onDelete={async (uuid) => {
