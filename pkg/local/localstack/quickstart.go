@@ -16,6 +16,7 @@ func QuickStart(s *Stack) string {
 	}
 	fmt.Fprintf(&b, `
 Local stack ready.
+  console      %[1]s/   (open it in a browser; sign in as Admin, API user or User without API access)
   gateway      %[1]s   (API Gateway: /api-tokens, /settings; ALB: /v2/serve/*)
   health       %[1]s/healthz
   OpenAPI      %[1]s/openapi.yaml   (the token API's contract)
