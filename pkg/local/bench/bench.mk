@@ -39,12 +39,12 @@ bench: $(BENCH_DEPS) ## measured speed of authorization, cold start and the serv
 	: > $(BENCH_DIR)/micro.txt; \
 	for i in $$(seq $(BENCH_COUNT)); do \
 		$(GO) test -vet=off -run '^$$' -bench '^Benchmark(Decision|Baseline)$$' -benchmem ./pkg/auth | tee -a $(BENCH_DIR)/micro.txt; \
-		$(GO) test -vet=off -run '^$$' -bench '^BenchmarkJWT$$' -benchmem ./pkg/bench | tee -a $(BENCH_DIR)/micro.txt; \
+		$(GO) test -vet=off -run '^$$' -bench '^BenchmarkJWT$$' -benchmem ./pkg/local/bench | tee -a $(BENCH_DIR)/micro.txt; \
 	done; \
 	echo "==> bench 2/3: cold start of the authorizer and serve bootstrap binaries - figure 4 (20 starts each)"; \
 	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -vet=off -run '^$$' -bench '^BenchmarkColdStart$$' -benchmem -benchtime 20x -timeout 10m ./functions | tee $(BENCH_DIR)/coldstart.txt; \
 	echo "==> bench 3/3: DynamoDB Local and the local stack - figures 2, 6 and 5 ($(BENCH_WINDOW) windows)"; \
-	REQUIRE_DYNAMODB_LOCAL=1 BENCH_WINDOW=$(BENCH_WINDOW) $(GO) test -vet=off -run '^$$' -bench '^Benchmark(DecisionDynamoDB|Manage|Serve)$$' -benchmem -timeout 20m ./pkg/bench | tee $(BENCH_DIR)/load.txt; \
+	REQUIRE_DYNAMODB_LOCAL=1 BENCH_WINDOW=$(BENCH_WINDOW) $(GO) test -vet=off -run '^$$' -bench '^Benchmark(DecisionDynamoDB|Manage|Serve)$$' -benchmem -timeout 20m ./pkg/local/bench | tee $(BENCH_DIR)/load.txt; \
 	echo "==> bench: writing BENCHMARKS.md"; \
-	$(GO) run ./pkg/bench/cmd/benchreport -o BENCHMARKS.md -window $(BENCH_WINDOW) -count $(BENCH_COUNT) -started $$start \
+	$(GO) run ./pkg/local/bench/cmd/benchreport -o BENCHMARKS.md -window $(BENCH_WINDOW) -count $(BENCH_COUNT) -started $$start \
 		$(BENCH_DIR)/micro.txt $(BENCH_DIR)/coldstart.txt $(BENCH_DIR)/load.txt
