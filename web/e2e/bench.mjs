@@ -37,14 +37,20 @@ function line(op, iterations, metrics) {
   console.log(`BenchmarkConsole/op=${op}-${PROCS}\t${iterations}\t${fields.join("\t")}`);
 }
 
-// Samples in milliseconds as ns/op (mean), p50, min and max.
-function timing(op, ms) {
+const median = (ms) => {
   const s = [...ms].sort((a, b) => a - b);
-  const ns = (v) => Math.round(v * 1e6);
-  const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ns = (v) => Math.round(v * 1e6);
+
+// Samples in milliseconds as ns/op (mean), p50, min and max, and extra
+// metrics as they are.
+function timing(op, ms, extra = {}) {
+  const s = [...ms].sort((a, b) => a - b);
+  const mid = median(s);
   line(op, s.length, {
     "ns/op": ns(s.reduce((a, b) => a + b, 0) / s.length),
-    "p50-ns": ns(mid), "min-ns": ns(s[0]), "max-ns": ns(s[s.length - 1]),
+    "p50-ns": ns(mid), "min-ns": ns(s[0]), "max-ns": ns(s[s.length - 1]), ...extra,
   });
   log(`${op}: median ${mid.toFixed(1)} ms, range ${s[0].toFixed(1)}-${s[s.length - 1].toFixed(1)} ms, ${s.length} samples`);
 }
@@ -90,6 +96,9 @@ function watchLoad(prefix) {
     if (window.__ready === undefined && ready()) {
       void document.body.offsetHeight; // the layout of the rows is part of showing them
       window.__ready = performance.now();
+      // When the list calls ran: the first one's start to the last one's end.
+      const calls = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.startsWith("/api-tokens"));
+      window.__api = calls.length ? { start: Math.min(...calls.map((e) => e.startTime)), end: Math.max(...calls.map((e) => e.responseEnd)), n: calls.length } : null;
       obs.disconnect();
     }
   });
@@ -152,7 +161,7 @@ try {
   // empty HTTP cache each time, as on a first visit. The first load is a
   // warm-up and not counted: DynamoDB Local's JIT is still compiling the
   // scans then.
-  const loads = [];
+  const loads = [], apiStart = [], apiSpan = [], rows = [], calls = [];
   for (let i = 0; i <= LOADS; i++) {
     await page.goto("about:blank");
     await cdp.send("Network.clearBrowserCache");
@@ -161,10 +170,24 @@ try {
     const ms = await page.evaluate(() => window.__ready);
     const counter = await page.getByRole("heading", { name: /API Token Management/ }).first().textContent();
     if (!counter.includes(`(${TOKENS})`)) throw new Error(`the table's header says ${JSON.stringify(counter)}, want (${TOKENS}) tokens`);
-    if (i > 0) loads.push(ms);
-    log(`load ${i === 0 ? "warm-up" : `${i}/${LOADS}`}: ${ms.toFixed(0)} ms`);
+    const api = await page.evaluate(() => window.__api);
+    if (!api) throw new Error("no list call in the page's resource timing");
+    if (i > 0) {
+      loads.push(ms);
+      apiStart.push(api.start);
+      apiSpan.push(api.end - api.start);
+      rows.push(ms - api.end);
+      calls.push(api.n);
+    }
+    log(`load ${i === 0 ? "warm-up" : `${i}/${LOADS}`}: ${ms.toFixed(0)} ms; ${api.n} list calls from ${api.start.toFixed(0)} to ${api.end.toFixed(0)} ms`);
   }
-  timing(`load-${TOKENS}`, loads);
+  // Where the time goes, medians: until the first list call starts (the
+  // app's code, config and session), the list calls, and the rest
+  // (building and showing the rows).
+  timing(`load-${TOKENS}`, loads, {
+    "api-start-p50-ns": ns(median(apiStart)), "api-p50-ns": ns(median(apiSpan)), "rows-p50-ns": ns(median(rows)),
+    "list-calls": median(calls),
+  });
 
   // Filter: each sample types (fills, as a paste does) a prefix matching
   // 10 usernames into "Find tokens", from an empty filter.
