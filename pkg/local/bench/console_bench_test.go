@@ -35,8 +35,8 @@ func BenchmarkConsole(b *testing.B) {
 	web := filepath.Join(root, "web")
 	build := filepath.Join(root, "build", "web")
 	for path, what := range map[string]string{
-		chromium: "Chromium (apt-get install chromium; make deps does it)",
-		filepath.Join(build, "index.html"):                   "the built console (make web)",
+		chromium:                           "Chromium (apt-get install chromium; make deps does it)",
+		filepath.Join(build, "index.html"): "the built console (make web)",
 		filepath.Join(web, "node_modules", "playwright-core"): "the console's node modules (make web runs npm ci)",
 	} {
 		if _, err := os.Stat(path); err != nil {
