@@ -417,7 +417,7 @@ func (r *report) howTo() {
 	r.p("## Running and comparing")
 	r.p("")
 	r.p("```sh")
-	r.p("make bench                      # about 6 minutes; writes build/bench/*.txt and this file")
+	r.p("make bench                      # about 5 minutes; writes build/bench/*.txt and this file")
 	r.p("make bench BENCH_COUNT=6        # figures 1 and 3 six times each (default 3), enough samples for benchstat's statistics")
 	r.p("make bench BENCH_WINDOW=5s      # shorter load windows (at least 1s)")
 	r.p("```")
