@@ -40,12 +40,12 @@ func BenchmarkConsole(b *testing.B) {
 		filepath.Join(web, "node_modules", "playwright-core"): "the console's node modules (make web runs npm ci)",
 	} {
 		if _, err := os.Stat(path); err != nil {
-			b.Skipf("%s is missing (%s)", what, path)
+			skip(b, fmt.Sprintf("%s is missing (%s)", what, path))
 		}
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		b.Skip("node is not on PATH (make deps installs it)")
+		skip(b, "node is not on PATH (make deps installs it)")
 	}
 	s := startStack(b, map[string]string{"WEB_DIR": build})
 	seed(b, s)
@@ -82,6 +82,14 @@ func BenchmarkConsole(b *testing.B) {
 	if results == 0 {
 		b.Fatal("web/e2e/bench.mjs printed no result")
 	}
+}
+
+// skip skips b and says why on stderr too: without -v, go test does not
+// print a skipped benchmark's reason, and make bench would pass in silence.
+func skip(b *testing.B, why string) {
+	b.Helper()
+	progress("console: skipped, figure 7 not measured: %s", why)
+	b.Skip(why)
 }
 
 // moduleRoot is the folder of go.mod above the working directory.
