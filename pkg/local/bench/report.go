@@ -20,7 +20,12 @@ const (
 	nameColdStart        = "BenchmarkColdStart/fn=%s"                            // functions, figure 4
 	nameServe            = "BenchmarkServe/endpoint=%s/conc=%d/target=%s"        // pkg/local/bench, figure 5
 	nameManage           = "BenchmarkManage/op=%s"                               // pkg/local/bench, figure 6
+	nameConsole          = "BenchmarkConsole/op=%s"                              // pkg/local/bench via web/e2e/bench.mjs, figure 7
 )
+
+// consoleTokens is how many tokens figure 7's table holds: seedTokens of
+// the benchmarks, as in figure 6.
+const consoleTokens = 10_000
 
 // Goals the figures are held against.
 const (
@@ -59,6 +64,7 @@ func Report(w io.Writer, s *Set, m Meta) error {
 	r.figure4()
 	r.figure5()
 	r.figure6()
+	r.figure7()
 	r.howTo()
 	_, err := w.Write(b.Bytes())
 	return err
@@ -100,6 +106,7 @@ func (r *report) header() {
 	r.p("for comparing runs and for the ratios, which each come from benchmarks run side by side in the same run.")
 	r.p("Figures 1-4 use Go's benchmark harness (`testing.B`, `-benchmem`); figures 1 and 3 are medians of %d interleaved", max(r.m.Count, 1))
 	r.p("runs. Figures 5 and 6 are closed-loop load from `pkg/local/bench` (window %s for figure 5, at most 3 s for figure 6).", fmtWindow(r.m.Window))
+	r.p("Figure 7 is the web console in headless Chromium, driven by playwright-core.")
 	r.p("Raw output: `build/bench/*.txt`.")
 	r.p("")
 }
@@ -130,7 +137,7 @@ func (r *report) goals() {
 	}
 	r.p("")
 	r.p("A ratio is the median over the runs of decision / floor measured side by side in the same run; the range of")
-	r.p("the runs follows in brackets. Times are medians. Figures 4-6 have no goal; they are reported as measured.")
+	r.p("the runs follows in brackets. Times are medians. Figures 4-7 have no goal; they are reported as measured.")
 	r.p("")
 }
 
@@ -361,11 +368,56 @@ func (r *report) figure6() {
 	r.p("")
 }
 
+func (r *report) figure7() {
+	r.p("## 7. The console in Chromium (10,000 tokens in the table)")
+	r.p("")
+	r.p("`pkg/local/bench/console_bench_test.go` runs `web/e2e/bench.mjs` (playwright-core, Debian's headless Chromium) against")
+	r.p("a local stack serving the built console (`make web`), with %s tokens written straight into its table as for figure 6.", fmtNum(consoleTokens, 0))
+	n := func(op string) string { return fmt.Sprintf(nameConsole, op) }
+	if !r.s.Has(n("first-load-js")) && !r.s.Has(n(fmt.Sprintf("load-%d", consoleTokens))) {
+		r.p("")
+		r.p("Not measured in this run: the benchmark skips without Chromium, node or the console's build (`make web`).")
+		r.p("")
+		return
+	}
+	r.p("")
+	r.p("| first load: what `index.html` loads at start | files | size | gzip (level 6) |")
+	r.p("|---|---|---|---|")
+	for _, row := range []struct{ op, label string }{
+		{"first-load-js", "JavaScript: the entry script and its `modulepreload` links"},
+		{"first-load-css", "CSS: its stylesheets"},
+	} {
+		r.p("| %s | %s | %s | %s |", row.label, fmtNum(r.get(n(row.op), "files"), 0), fmtSize(r.get(n(row.op), "bytes")), fmtSize(r.get(n(row.op), "gzip-bytes")))
+	}
+	r.p("")
+	r.p("| operation | median | min | max | mean | samples |")
+	r.p("|---|---|---|---|---|---|")
+	for _, row := range []struct{ op, label string }{
+		{fmt.Sprintf("load-%d", consoleTokens), fmt.Sprintf("navigation to `/#/tokens` until the first page of rows shows with all %s tokens loaded", fmtNum(consoleTokens, 0))},
+		{"filter", "\"Find tokens\": a username prefix matching 10 tokens, until the rows show only matches"},
+		{"sort", "a click on the Username header, until the first page's order has changed"},
+	} {
+		name := n(row.op)
+		r.p("| %s | %s | %s | %s | %s | %s |", row.label, fmtDur(r.get(name, "p50-ns")), fmtDur(r.get(name, "min-ns")),
+			fmtDur(r.get(name, "max-ns")), fmtDur(r.get(name, "ns/op")), r.iterations(name))
+	}
+	r.p("")
+	load := n(fmt.Sprintf("load-%d", consoleTokens))
+	start, api := r.get(load, "api-start-p50-ns"), r.get(load, "api-p50-ns")
+	r.p("Where the load's time goes (medians, from the page's resource timing): %s until the first list call starts (the", fmtDur(start))
+	r.p("console's code, `/config.json` and the session), %s from then until the last of the %s list calls has answered, and",
+		fmtDur(api), fmtNum(r.get(load, "list-calls"), 0))
+	r.p("%s from there until the rows show (building, ranking and sorting the rows in the page).", fmtDur(r.get(load, "rows-p50-ns")))
+	r.p("")
+	r.p("%s", consoleMethod)
+	r.p("")
+}
+
 func (r *report) howTo() {
 	r.p("## Running and comparing")
 	r.p("")
 	r.p("```sh")
-	r.p("make bench                      # about 4 minutes; writes build/bench/*.txt and this file")
+	r.p("make bench                      # about 5 minutes; writes build/bench/*.txt and this file")
 	r.p("make bench BENCH_COUNT=6        # figures 1 and 3 six times each (default 3), enough samples for benchstat's statistics")
 	r.p("make bench BENCH_WINDOW=5s      # shorter load windows (at least 1s)")
 	r.p("```")
@@ -376,7 +428,7 @@ func (r *report) howTo() {
 	r.p("```sh")
 	r.p("cp -r build/bench /tmp/bench-before     # after a first make bench")
 	r.p("# ... change something, make bench again ...")
-	r.p("for f in micro coldstart load; do")
+	r.p("for f in micro coldstart load console; do")
 	r.p("  go run golang.org/x/perf/cmd/benchstat@%s /tmp/bench-before/$f.txt build/bench/$f.txt", BenchstatVersion)
 	r.p("done")
 	r.p("```")
@@ -405,6 +457,17 @@ token-service code, so the split changes what each binary depends on rather than
 few KB (the serve path's body scanner adds some, the authorizer loses some), and the cold-start differences are within
 this shared VM's run-to-run spread. ` + "`" + `create` + "`" + ` grew by about 68 KB of code with the sealed list cursors (AES-GCM) and the
 rules for tokens made by tokens.`
+
+// consoleMethod is how figure 7 is taken, as web/e2e/bench.mjs does it.
+const consoleMethod = `**How.** Sizes are of the files as the stack serves them, gzipped by the script; pages that load on first use
+(the token table's own code among them) are not in them. The admin signs in once through the development issuer's
+page, outside every measurement; the session stays in the tab. Times are taken inside the page, so the round trips
+between node and Chromium are not in them, and each ends with a forced layout of the new rows (paint not included).
+*Load*: the HTTP cache is emptied, then from navigation start (` + "`performance.timeOrigin`" + `) until a ` + "`MutationObserver`" + ` sees
+rows of seeded tokens and no "Loading tokens… N loaded" (the console lists every token, 1,000 a page, before it shows
+any), one uncounted warm-up load first.
+*Filter*: from the ` + "`input`" + ` event's timestamp of a paste-like fill (a different prefix each sample, from an empty filter);
+*sort*: from the ` + "`click`" + ` event's timestamp, over all tokens, ascending and descending in turn.`
 
 // Why the goals are missed, from profiles of the code as it is; printed
 // only while a goal is missed.
@@ -502,6 +565,14 @@ func fmtSmall(v float64) string {
 		return fmt.Sprintf("%.5f", v)
 	}
 	return fmtNum(v, 3)
+}
+
+// fmtSize is a size in kB with its exact byte count.
+func fmtSize(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%s kB (%s B)", fmtNum(v/1e3, 0), fmtNum(v, 0))
 }
 
 func fmtBytes(v float64) string {

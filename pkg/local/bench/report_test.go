@@ -148,3 +148,51 @@ func TestRunRejectsBadLoad(t *testing.T) {
 		t.Fatal("a load without workers ran")
 	}
 }
+
+// What web/e2e/bench.mjs prints (figure 7), before go test's own header.
+const consoleOutput = `BenchmarkConsole/op=first-load-js-2	1	0 ns/op	274631 gzip-bytes	1008734 bytes	2 files
+BenchmarkConsole/op=first-load-css-2	1	0 ns/op	220291 gzip-bytes	878896 bytes	2 files
+BenchmarkConsole/op=load-10000-2	5	5624580000 ns/op	6482500000 p50-ns	3130300000 min-ns	7107100000 max-ns	400000000 api-start-p50-ns	1500000000 api-p50-ns	4500000000 rows-p50-ns	10 list-calls
+BenchmarkConsole/op=filter-2	9	93611111 ns/op	85800000 p50-ns	50500000 min-ns	141000000 max-ns
+BenchmarkConsole/op=sort-2	9	160788889 ns/op	119900000 p50-ns	98600000 min-ns	325200000 max-ns
+goos: linux
+pkg: github.com/llmgw/apitokens/pkg/local/bench
+BenchmarkConsole-2   	       1	77491121408 ns/op	339102832 B/op	 2892916 allocs/op
+`
+
+func TestReportConsole(t *testing.T) {
+	report := func(out string) string {
+		var s bench.Set
+		if err := s.Parse(strings.NewReader(out)); err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := bench.Report(&b, &s, bench.Meta{Date: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), NumCPU: 2}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	md := report(consoleOutput)
+	for _, want := range []string{
+		"## 7. The console in Chromium (10,000 tokens in the table)",
+		"| JavaScript: the entry script and its `modulepreload` links | 2 | 1,009 kB (1,008,734 B) | 275 kB (274,631 B) |",
+		"| CSS: its stylesheets | 2 | 879 kB (878,896 B) | 220 kB (220,291 B) |",
+		"all 10,000 tokens loaded | 6.48 s | 3.13 s | 7.11 s | 5.62 s | 5 |",
+		"until the rows show only matches | 85.8 ms | 50.5 ms | 141 ms | 93.6 ms | 9 |",
+		"order has changed | 120 ms | 98.6 ms | 325 ms | 161 ms | 9 |",
+		"400 ms until the first list call starts", "1.50 s from then until the last of the 10 list calls", "4.50 s from there until the rows show",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "%!") {
+		t.Error("report has a broken format verb")
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+	if md := report(sampleOutput); !strings.Contains(md, "## 7. The console in Chromium") || !strings.Contains(md, "Not measured in this run") {
+		t.Error("a run without figure 7 does not say so")
+	}
+}

@@ -1,7 +1,7 @@
 // Command benchreport turns the Go benchmark output of `make bench` into
 // BENCHMARKS.md and prints the same Markdown on stdout.
 //
-//	go run ./pkg/bench/cmd/benchreport -o BENCHMARKS.md build/bench/micro.txt build/bench/coldstart.txt build/bench/load.txt
+//	go run ./pkg/local/bench/cmd/benchreport -o BENCHMARKS.md build/bench/micro.txt build/bench/coldstart.txt build/bench/load.txt
 package main
 
 import (

@@ -4,7 +4,7 @@
 // usable on its own against `make run`:
 //
 //	TOKEN=...   # from POST /api-tokens/
-//	go run ./pkg/bench/cmd/loadgen -c 32 -t 10s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v2/serve/models
+//	go run ./pkg/local/bench/cmd/loadgen -c 32 -t 10s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v2/serve/models
 //
 // It refuses URLs that are not on a loopback address unless -any-host is
 // given: it is meant for the local stack, not for someone else's server.
