@@ -29,7 +29,7 @@ BENCH_WINDOW ?= 10s
 # What a fresh machine needs first (Java 17, npm, Go modules): the root
 # Makefile's deps target. Empty it to run this file on its own:
 #   make -f pkg/local/bench/bench.mk bench BENCH_DEPS=
-BENCH_DEPS   ?= deps
+BENCH_DEPS   ?= deps web
 
 .PHONY: bench
 
