@@ -147,6 +147,7 @@ test("an admin creates, finds, sorts, configures and deletes a token", async () 
     }
     await page.getByRole("button", { name: "Refresh" }).click();
     await page.getByRole("row").filter({ hasText: "e2e-carol" }).first().waitFor();
+    await shot(page, "admin-tokens-list");
     const usernames = async () => (await page.locator("tbody tr").allInnerTexts()).map((t) => (t.match(/e2e-\w+/) ?? [""])[0]).filter(Boolean);
     await header(page, /Username/).click();
     const asc = await usernames();
