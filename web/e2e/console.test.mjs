@@ -66,6 +66,8 @@ async function shot(page, name) {
 async function checkAccessibility(page, where) {
   await page.addScriptTag({ path: AXE });
   const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  assert.equal(result.testEngine.name, "axe-core");
+  assert.ok(result.passes.length > 0, `axe checked nothing on ${where}`);
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `accessibility on ${where}`);
 }
@@ -125,6 +127,7 @@ test("an admin creates, finds, sorts, configures and deletes a token", async () 
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByText("Review").first().waitFor();
     await page.getByRole("button", { name: "Create", exact: true }).click();
+    await checkAccessibility(page, "the token display");
     const token = await takeToken(page, "token-display");
 
     // The token made in the browser works on the serve path.
@@ -194,7 +197,17 @@ test("a user in the API group manages their own token and sees no admin page", a
     await page.getByRole("button", { name: "Create token" }).first().click();
     await page.getByRole("textbox", { name: "Token name" }).fill("my laptop");
     await shot(page, "my-token-create");
-    await page.getByRole("button", { name: /^Create( token)?$/ }).last().click();
+    await checkAccessibility(page, "My API Token, create form");
+    // Keyboard only: Tab from the name field reaches the create button,
+    // and Enter presses it.
+    await page.getByRole("textbox", { name: "Token name" }).focus();
+    let reached = false;
+    for (let i = 0; i < 15 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement?.textContent?.trim() === "Create token");
+    }
+    assert.ok(reached, "the Create token button is not reachable with Tab");
+    await page.keyboard.press("Enter");
     await takeToken(page);
     await page.getByText("my laptop").first().waitFor();
     await shot(page, "my-token");
