@@ -2,19 +2,13 @@ package bench_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/local/bench"
-	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/localstack"
 )
 
@@ -30,22 +24,7 @@ type stack struct {
 // example TOKEN_CACHE_SECONDS). It is closed when b ends.
 func startStack(b *testing.B, env map[string]string) *stack {
 	b.Helper()
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	vars := map[string]string{
-		localstack.EnvLocalAddr:      "127.0.0.1:0",
-		localstack.EnvDeploymentName: "bench-" + hex.EncodeToString(rnd[:]),
-		config.EnvDynamoDBEndpoint:   dltest.Endpoint(b),
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	s, err := localstack.Start(ctx, localstack.Options{Getenv: func(k string) string { return vars[k] }})
-	if err != nil {
-		b.Fatalf("start local stack: %v", err)
-	}
+	s := localstack.StartForTest(b, "bench", env)
 	st := &stack{Stack: s, client: bench.NewClient(64)}
 	b.Cleanup(func() {
 		// A graceful shutdown waits up to 5 s for a connection that was

@@ -1,7 +1,6 @@
 package localstack_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -23,20 +22,7 @@ func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
 // env overrides the stack's environment.
 func startStack(t *testing.T, env map[string]string) *localstack.Stack {
 	t.Helper()
-	vars := map[string]string{
-		localstack.EnvLocalAddr:      "127.0.0.1:0",
-		localstack.EnvDeploymentName: uniqueName(t),
-		"DYNAMODB_ENDPOINT":          dltest.Endpoint(t),
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	s, err := localstack.Start(ctx, localstack.Options{Getenv: func(k string) string { return vars[k] }})
-	if err != nil {
-		t.Fatalf("start local stack: %v", err)
-	}
+	s := localstack.StartForTest(t, "e2e", env)
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("close local stack: %v", err)
