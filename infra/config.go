@@ -135,7 +135,66 @@ type Serve struct {
 	// Vpc places the serve function in a VPC, so a private upstream can
 	// stay private.
 	Vpc ServeVpc `yaml:"vpc"`
+	// Mode runs the serve binary as the ALB's Lambda target
+	// (ServeModeLambda, the default) or as a Fargate service behind it
+	// (ServeModeContainer), sized by Container.
+	Mode      string         `yaml:"mode"`
+	Container ServeContainer `yaml:"container"`
 }
+
+// Serve modes.
+const (
+	ServeModeLambda    = "lambda"
+	ServeModeContainer = "container"
+)
+
+// ServeContainer sizes the Fargate service of serve.mode: container.
+type ServeContainer struct {
+	CPU          int `yaml:"cpu"`
+	MemoryMiB    int `yaml:"memoryMiB"`
+	DesiredCount int `yaml:"desiredCount"`
+	MinCount     int `yaml:"minCount"`
+	MaxCount     int `yaml:"maxCount"`
+	// TargetCPUPercent is the average CPU the service scales to keep.
+	TargetCPUPercent int `yaml:"targetCpuPercent"`
+	// DrainSeconds is the ALB's deregistration delay: how long a task
+	// being replaced or scaled in keeps its in-flight requests.
+	DrainSeconds int `yaml:"drainSeconds"`
+}
+
+// Container defaults and limits.
+const (
+	defaultContainerCPU          = 512
+	defaultContainerMemoryMiB    = 1024
+	defaultContainerDesiredCount = 2
+	defaultContainerMaxCount     = 10
+	defaultContainerTargetCPU    = 60
+	defaultContainerDrainSeconds = 30
+	maxContainerDrainSeconds     = 3600 // the ALB's deregistration delay limit
+	maxContainerTasks            = 1000
+)
+
+// fargateMemoryMiB is, per Fargate CPU size, the smallest and largest
+// memory it accepts and the step between them.
+var fargateMemoryMiB = map[int][3]int{
+	256:  {512, 2048, 512}, // but not 1536: see fargateMemoryOK
+	512:  {1024, 4096, 1024},
+	1024: {2048, 8192, 1024},
+	2048: {4096, 16384, 1024},
+	4096: {8192, 30720, 1024},
+}
+
+// fargateMemoryOK is true for a CPU and memory pair Fargate offers.
+func fargateMemoryOK(cpu, mem int) bool {
+	r, ok := fargateMemoryMiB[cpu]
+	if !ok || mem < r[0] || mem > r[1] || (mem-r[0])%r[2] != 0 {
+		return false
+	}
+	return cpu != 256 || mem != 1536
+}
+
+// ServeContainer is true for serve.mode: container.
+func (c *Config) ServeContainer() bool { return c.Serve.Mode == ServeModeContainer }
 
 // ServeVpc places the serve function: with Enabled alone, in the isolated
 // subnets of the VPC this stack creates; with SubnetIDs and
@@ -152,6 +211,8 @@ type ServeVpc struct {
 const (
 	maxLambdaSubnets        = 16
 	maxLambdaSecurityGroups = 5
+	// An ECS service takes at most five security groups too.
+	maxServiceSecurityGroups = 5
 )
 
 // ServeInStackVpc is true when the serve function goes into the VPC this
@@ -225,9 +286,11 @@ var yamlTypeKeys = map[string]string{
 	"Throttling": "apiTokens.throttling",
 	"Serve":      "serve",
 	"ServeVpc":   "serve.vpc",
-	"Network":    "network",
-	"Listener":   "network.existingListener",
-	"Console":    "console",
+	// ServeContainer is serve.container.
+	"ServeContainer": "serve.container",
+	"Network":        "network",
+	"Listener":       "network.existingListener",
+	"Console":        "console",
 	// Functions is a map: the line annotation names the function.
 	"FunctionSettings": "functions.<name>",
 }
@@ -347,6 +410,12 @@ func (c *Config) applyDefaults() {
 	if c.Serve.UpstreamTimeoutSeconds == 0 {
 		c.Serve.UpstreamTimeoutSeconds = defaultServeTimeoutSeconds
 	}
+	if c.Serve.Mode == "" {
+		c.Serve.Mode = ServeModeLambda
+	}
+	if c.ServeContainer() {
+		c.Serve.Container.applyDefaults()
+	}
 	n := &c.Network
 	if n.InternetFacing == nil {
 		n.InternetFacing = ptr(true)
@@ -367,6 +436,39 @@ func (c *Config) applyDefaults() {
 		n.LoadBalancerDeletionProtection = ptr(c.RemovalPolicy == "retain")
 	}
 	c.Console.applyDefaults()
+}
+
+func (sc *ServeContainer) applyDefaults() {
+	if sc.CPU == 0 {
+		sc.CPU = defaultContainerCPU
+	}
+	if sc.MemoryMiB == 0 {
+		sc.MemoryMiB = defaultContainerMemoryMiB
+		if r, ok := fargateMemoryMiB[sc.CPU]; ok && sc.MemoryMiB < r[0] {
+			sc.MemoryMiB = r[0]
+		}
+	}
+	if sc.DesiredCount == 0 {
+		sc.DesiredCount = defaultContainerDesiredCount
+		if sc.MinCount > sc.DesiredCount {
+			sc.DesiredCount = sc.MinCount
+		}
+		if sc.MaxCount > 0 && sc.MaxCount < sc.DesiredCount {
+			sc.DesiredCount = sc.MaxCount
+		}
+	}
+	if sc.MinCount == 0 {
+		sc.MinCount = min(defaultContainerDesiredCount, sc.DesiredCount)
+	}
+	if sc.MaxCount == 0 {
+		sc.MaxCount = max(defaultContainerMaxCount, sc.DesiredCount)
+	}
+	if sc.TargetCPUPercent == 0 {
+		sc.TargetCPUPercent = defaultContainerTargetCPU
+	}
+	if sc.DrainSeconds == 0 {
+		sc.DrainSeconds = defaultContainerDrainSeconds
+	}
 }
 
 var (
@@ -489,7 +591,12 @@ func (c *Config) validate() error {
 		if len(sv.SubnetIDs) == 0 || len(sv.SubnetIDs) > maxLambdaSubnets {
 			bad("serve.vpc.subnetIds", "must list 1 to %d subnets (private ones, ideally in two or more zones)", maxLambdaSubnets)
 		}
-		if len(sv.SecurityGroupIDs) == 0 || len(sv.SecurityGroupIDs) > maxLambdaSecurityGroups {
+		if c.ServeContainer() {
+			// The service also gets a group of its own, which admits the ALB.
+			if len(sv.SecurityGroupIDs) > maxServiceSecurityGroups-1 {
+				bad("serve.vpc.securityGroupIds", "may list at most %d security groups with serve.mode: container (the service adds one of its own)", maxServiceSecurityGroups-1)
+			}
+		} else if len(sv.SecurityGroupIDs) == 0 || len(sv.SecurityGroupIDs) > maxLambdaSecurityGroups {
 			bad("serve.vpc.securityGroupIds", "must list 1 to %d security groups that allow the serve function's outbound traffic", maxLambdaSecurityGroups)
 		}
 		if c.ServeVpcID() == "" {
@@ -508,6 +615,7 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateServeMode()...)
 	if d := s.ModelPermissionsDefault; d != "" && d != config.ModelsOpen && d != config.ModelsDeny {
 		bad("serve.modelPermissionsDefault", "%q must be %s (unlisted models are open to every caller) or %s (admins only)", d, config.ModelsOpen, config.ModelsDeny)
 	}
@@ -566,6 +674,61 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.Console.validate()...)
 	return errors.Join(errs...)
+}
+
+// validateServeMode checks serve.mode and serve.container.
+func (c *Config) validateServeMode() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s %s", key, fmt.Sprintf(format, args...)))
+	}
+	s := c.Serve
+	switch s.Mode {
+	case ServeModeLambda:
+		if s.Container != (ServeContainer{}) {
+			bad("serve.container", "applies only to serve.mode: %s (serve.mode is %s)", ServeModeContainer, s.Mode)
+		}
+		return errs
+	case ServeModeContainer:
+	default:
+		bad("serve.mode", "%q must be %s (the default: the ALB invokes a Lambda function) or %s (a Fargate service behind the ALB)", s.Mode, ServeModeLambda, ServeModeContainer)
+		return errs
+	}
+	sc := s.Container
+	if r, ok := fargateMemoryMiB[sc.CPU]; !ok {
+		bad("serve.container.cpu", "%d must be a Fargate CPU size: 256, 512, 1024, 2048 or 4096 (1024 is one vCPU)", sc.CPU)
+	} else if !fargateMemoryOK(sc.CPU, sc.MemoryMiB) {
+		if sc.CPU == 256 {
+			bad("serve.container.memoryMiB", "%d is not offered by Fargate with serve.container.cpu 256: use 512, 1024 or 2048", sc.MemoryMiB)
+		} else {
+			bad("serve.container.memoryMiB", "%d is not offered by Fargate with serve.container.cpu %d: use %d to %d in steps of %d", sc.MemoryMiB, sc.CPU, r[0], r[1], r[2])
+		}
+	}
+	if sc.MinCount < 1 || sc.MinCount > maxContainerTasks {
+		bad("serve.container.minCount", "must be between 1 and %d", maxContainerTasks)
+	}
+	if sc.MaxCount < 1 || sc.MaxCount > maxContainerTasks {
+		bad("serve.container.maxCount", "must be between 1 and %d", maxContainerTasks)
+	}
+	if sc.DesiredCount < 1 || sc.DesiredCount < sc.MinCount || sc.DesiredCount > sc.MaxCount {
+		bad("serve.container.desiredCount", "(%d) must be at least 1 and between serve.container.minCount (%d) and serve.container.maxCount (%d)", sc.DesiredCount, sc.MinCount, sc.MaxCount)
+	}
+	if sc.TargetCPUPercent < 10 || sc.TargetCPUPercent > 90 {
+		bad("serve.container.targetCpuPercent", "must be between 10 and 90")
+	}
+	if sc.DrainSeconds < 1 || sc.DrainSeconds > maxContainerDrainSeconds {
+		bad("serve.container.drainSeconds", "must be between 1 and %d (the ALB's deregistration delay)", maxContainerDrainSeconds)
+	}
+	if fs, ok := c.Functions[routes.FnServe]; ok && fs.ReservedConcurrency != nil {
+		bad("functions.serve.reservedConcurrency", "applies only to serve.mode: %s; with %s, serve.container.maxCount caps the service", ServeModeLambda, ServeModeContainer)
+	}
+	// The service runs in private subnets: this stack's isolated ones, or
+	// the ones serve.vpc names.
+	if !c.StackCreatesVpc() && !s.Vpc.Enabled {
+		bad("serve.vpc.subnetIds", "is required with serve.mode: %s when this stack does not create the VPC (network.vpcId or network.existingListener is set): "+
+			"set serve.vpc.enabled: true, serve.vpc.subnetIds (private subnets in the ALB's VPC) and serve.vpc.vpcId (unless network.vpcId is that VPC)", ServeModeContainer)
+	}
+	return errs
 }
 
 // InsecureUpstream is true when serve.allowInsecureUpstream let a plain-http

@@ -141,21 +141,14 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	fs.ByName[routes.FnAuthorizer] = newFunction(scope, cfg, buildDir, routes.FnAuthorizer, authRole, true,
 		withEnv(base, cacheEnv), authorizerMemoryMB, authorizerTimeoutSec, nil)
 
+	if cfg.ServeContainer() {
+		// serve.mode: container runs the serve binary on Fargate
+		// (container.go) instead.
+		return fs
+	}
 	serveRole := newLambdaRole(scope, "ServeRole", "/v2/serve/* function (read-only token lookups)")
 	grantRead(serveRole, tt)
-	serveEnv := withEnv(base, cacheEnv)
-	serveEnv[config.EnvServeUpstreamURL] = strings.TrimRight(cfg.Serve.UpstreamURL, "/")
-	serveEnv[config.EnvServeTimeoutSeconds] = strconv.Itoa(cfg.Serve.UpstreamTimeoutSeconds)
-	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
-		serveEnv[config.EnvModelPermissions] = mp
-	}
-	if cfg.InsecureUpstream() {
-		// The function applies the same clear-text rule at start-up.
-		serveEnv[config.EnvServeAllowInsecure] = "true"
-	}
-	if d := cfg.Serve.ModelPermissionsDefault; d != "" {
-		serveEnv[config.EnvModelPermsDefault] = d
-	}
+	serveEnv := serveEnvironment(cfg, tt)
 	if arn := cfg.Serve.UpstreamAPIKeySecretARN; arn != "" {
 		// Only the ARN travels in the environment; the function reads the
 		// value at start-up, so the key never appears in the template.
@@ -181,11 +174,32 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 		serveEnv, serveMemoryMB, cfg.ServeFunctionTimeoutSeconds(), serveVpc)
 	if cfg.InsecureUpstream() {
 		awscdk.Annotations_Of(fs.ByName[routes.FnServe]).AddWarningV2(jsii.String("apitokens:insecure-upstream"),
-			jsii.String("serve.allowInsecureUpstream is set and serve.upstreamUrl is plain http: the upstream's API key and every prompt and answer cross the network in clear text; use it only on a network you trust"))
+			jsii.String(insecureUpstreamWarning))
 	}
 
 	return fs
 }
+
+// serveEnvironment is what the serve binary reads, in either mode, but for
+// the upstream key, which each mode passes its own way.
+func serveEnvironment(cfg *Config, tt tokenTable) map[string]string {
+	env := withEnv(baseEnv(cfg, tt), map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)})
+	env[config.EnvServeUpstreamURL] = strings.TrimRight(cfg.Serve.UpstreamURL, "/")
+	env[config.EnvServeTimeoutSeconds] = strconv.Itoa(cfg.Serve.UpstreamTimeoutSeconds)
+	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
+		env[config.EnvModelPermissions] = mp
+	}
+	if cfg.InsecureUpstream() {
+		// The binary applies the same clear-text rule at start-up.
+		env[config.EnvServeAllowInsecure] = "true"
+	}
+	if d := cfg.Serve.ModelPermissionsDefault; d != "" {
+		env[config.EnvModelPermsDefault] = d
+	}
+	return env
+}
+
+const insecureUpstreamWarning = "serve.allowInsecureUpstream is set and serve.upstreamUrl is plain http: the upstream's API key and every prompt and answer cross the network in clear text; use it only on a network you trust"
 
 func grantRead(role awsiam.Role, tt tokenTable) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -30,6 +30,11 @@ const (
 	reasonIAM5VpcAccess = "serve.vpc puts the serve function in a VPC, and Lambda manages its network interfaces with the function's role: " +
 		"these are the EC2 actions of AWSLambdaVPCAccessExecutionRole, granted inline, on \"*\" as in that policy, because the interfaces " +
 		"do not exist before Lambda creates them and the Describe actions take no resource."
+	reasonECS2 = "The serve container's environment holds only settings the template already shows (table name, OIDC issuer and client id, " +
+		"group names, upstream URL, model permissions, port, drain time), the same the serve Lambda function gets in lambda mode; " +
+		"the one secret, the upstream's API key, comes from Secrets Manager through the task definition's secrets."
+	reasonIAM5EcrAuth = "CDK's ECS execution role policy: ecr:GetAuthorizationToken has no resource-level permissions, so it is granted on \"*\"; " +
+		"the image pull actions are on the asset repository only and the secret read on the configured secret only."
 	reasonS1LogsBucket = "This bucket is itself the log destination (ALB access logs, VPC flow logs) and holds no application data; " +
 		"server access logging for it would need yet another bucket."
 	reasonEC23 = "network.allowedCidrs includes 0.0.0.0/0: the OpenAI-compatible endpoint serves clients (IDE plugins, SDKs, CI) from anywhere " +
@@ -59,6 +64,16 @@ func suppress(s *Stack, cfg *Config) {
 		cdknag.NagSuppressions_AddResourceSuppressions(s.Functions.ServeRole, &[]*cdknag.NagPackSuppression{{
 			Id:        jsii.String("AwsSolutions-IAM5"),
 			Reason:    jsii.String(reasonIAM5VpcAccess),
+			AppliesTo: &[]interface{}{"Resource::*"},
+		}}, jsii.Bool(true))
+	}
+	if svc := s.ServeService; svc != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(svc.TaskDef, &[]*cdknag.NagPackSuppression{
+			{Id: jsii.String("AwsSolutions-ECS2"), Reason: jsii.String(reasonECS2)},
+		}, jsii.Bool(false))
+		cdknag.NagSuppressions_AddResourceSuppressions(svc.TaskDef.ExecutionRole(), &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String(reasonIAM5EcrAuth),
 			AppliesTo: &[]interface{}{"Resource::*"},
 		}}, jsii.Bool(true))
 	}

@@ -27,23 +27,30 @@ type serveWiring struct {
 	DNSName       *string // nil when unknown (existing listener without dnsName)
 }
 
-// newServeWiring forwards routes.ServePathPattern to the serve function,
-// either on a new ALB or as a rule on an existing HTTPS listener.
-// vpc is the ALB's VPC (nil with an existing listener); isNew says this
-// stack created it.
-func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFunction, vpc awsec2.IVpc, isNew bool) *serveWiring {
-	n := cfg.Network
-	w := &serveWiring{}
+// lambdaTargetGroup is the ALB's target group for the serve function.
+func lambdaTargetGroup(scope constructs.Construct, serve awslambda.IFunction) elbv2.ApplicationTargetGroup {
 	// Multi-value headers: in single-value mode the ALB passes only the
 	// last of repeated headers, so a request carrying two Authorization or
 	// Api-Key values would reach the serve function looking like one, and
 	// its decision core could not refuse it. pkg/albevent reads either mode
 	// and answers in the mode the request came in.
-	w.TargetGroup = elbv2.NewApplicationTargetGroup(scope, jsii.String("ServeTargets"), &elbv2.ApplicationTargetGroupProps{
+	return elbv2.NewApplicationTargetGroup(scope, jsii.String(serveTargetsID), &elbv2.ApplicationTargetGroupProps{
 		TargetType:               elbv2.TargetType_LAMBDA,
 		MultiValueHeadersEnabled: jsii.Bool(true),
 		Targets:                  &[]elbv2.IApplicationLoadBalancerTarget{awselasticloadbalancingv2targets.NewLambdaTarget(serve)},
 	})
+}
+
+// serveTargetsID names the serve target group in either mode.
+const serveTargetsID = "ServeTargets"
+
+// newServeWiring forwards routes.ServePathPattern to tg (the serve function
+// or the serve service), either on a new ALB or as a rule on an existing
+// HTTPS listener. vpc is the ALB's VPC (nil with an existing listener);
+// isNew says this stack created it.
+func newServeWiring(scope constructs.Construct, cfg *Config, tg elbv2.ApplicationTargetGroup, vpc awsec2.IVpc, isNew bool) *serveWiring {
+	n := cfg.Network
+	w := &serveWiring{TargetGroup: tg}
 	forward := &elbv2.ApplicationListenerRuleProps{
 		Priority:   jsii.Number(float64(n.ListenerRulePriority)),
 		Conditions: &[]elbv2.ListenerCondition{elbv2.ListenerCondition_PathPatterns(jsii.Strings(routes.ServePathPattern))},
@@ -77,7 +84,9 @@ func newServeWiring(scope constructs.Construct, cfg *Config, serve awslambda.IFu
 		Vpc:         vpc,
 		Description: jsii.String("ALB for " + routes.ServePathPattern),
 		// Lambda targets are invoked through the Lambda service, not over
-		// the VPC, so the ALB needs no outbound rule.
+		// the VPC, so the ALB needs no outbound rule; with serve.mode:
+		// container, CDK adds the one to the service's port when the
+		// service joins the target group.
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	alb := elbv2.NewApplicationLoadBalancer(scope, jsii.String("Alb"), &elbv2.ApplicationLoadBalancerProps{
@@ -148,10 +157,13 @@ type vpcPlacement struct {
 // the configured subnets and security groups, imported unchanged.
 func servePlacement(scope constructs.Construct, cfg *Config, stackVpc awsec2.IVpc) *vpcPlacement {
 	sv := cfg.Serve.Vpc
-	if !sv.Enabled {
+	container := cfg.ServeContainer()
+	if !sv.Enabled && !container {
 		return nil
 	}
-	if !cfg.ServeInStackVpc() {
+	// A container always runs in a VPC: the one serve.vpc names, or else
+	// this stack's (validation refuses container mode without either).
+	if sv.Enabled && !cfg.ServeInStackVpc() {
 		p := &vpcPlacement{Vpc: awsec2.Vpc_FromVpcAttributes(scope, jsii.String("ServeVpc"), &awsec2.VpcAttributes{
 			VpcId: jsii.String(cfg.ServeVpcID()),
 			// An imported VPC needs a zone list; the subnets are given
@@ -171,9 +183,17 @@ func servePlacement(scope constructs.Construct, cfg *Config, stackVpc awsec2.IVp
 	}
 
 	isolated := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+	what := "serve function"
+	desc := "serve function: outbound to the model upstream, the OIDC issuer and AWS endpoints"
+	if container {
+		what = "serve service"
+		// The ALB's ingress on the container port is added when the
+		// service joins its target group.
+		desc = "serve service: the ALB on the container port; outbound to the model upstream, the OIDC issuer and AWS endpoints"
+	}
 	sg := awsec2.NewSecurityGroup(scope, jsii.String("ServeSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:         stackVpc,
-		Description: jsii.String("serve function: outbound to the model upstream, the OIDC issuer and AWS endpoints"),
+		Description: jsii.String(desc),
 		// Lambda is invoked through its service, never over the VPC, so the
 		// group admits nothing.
 		AllowAllOutbound: jsii.Bool(true),
@@ -193,11 +213,18 @@ func servePlacement(scope constructs.Construct, cfg *Config, stackVpc awsec2.IVp
 			PrivateDnsEnabled: jsii.Bool(true),
 			Open:              jsii.Bool(false), // only the serve function may connect
 		})
-		ep.Connections().AllowDefaultPortFrom(sg, jsii.String("serve function"))
+		ep.Connections().AllowDefaultPortFrom(sg, jsii.String(what))
 		reached += " and Secrets Manager through an interface endpoint"
 	}
+	if container {
+		reached += containerEndpoints(stackVpc, isolated, sg)
+	}
+	lead := "serve.vpc.enabled: the serve function runs"
+	if container {
+		lead = "serve.mode: container: the serve service runs"
+	}
 	awscdk.Annotations_Of(sg).AddWarningV2(jsii.String("apitokens:serve-vpc"), jsii.String(
-		"serve.vpc.enabled: the serve function runs in the isolated subnets of this stack's VPC, which have no NAT gateway and no route to the internet. "+
+		lead+" in the isolated subnets of this stack's VPC, which have no NAT gateway and no route to the internet. "+
 			"It reaches "+reached+". serve.upstreamUrl and, for callers that send JWTs, the OIDC issuer (authConfig.authority: discovery document and JWKS) "+
 			"must be reachable from those subnets (VPC peering, a Transit Gateway, or a NAT gateway you add); calls with API tokens need neither."))
 	return &vpcPlacement{Vpc: stackVpc, Subnets: isolated, SecurityGroups: []awsec2.ISecurityGroup{sg}}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/jsii-runtime-go"
 
@@ -18,7 +19,10 @@ type Stack struct {
 	Functions *functions
 	API       tokenAPI
 	Serve     *serveWiring
-	Console   *console // nil with console.enabled: false
+	// ServeService is serve.mode: container's Fargate service (nil in
+	// lambda mode, where Functions has the serve function).
+	ServeService *serveService
+	Console      *console // nil with console.enabled: false
 }
 
 // StackName is the CloudFormation stack name of a deployment.
@@ -58,9 +62,21 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 	if cfg.Network.ExistingListener.ARN == "" {
 		vpc, newVpc = albVpc(stack, cfg)
 	}
-	s.Functions = newFunctions(stack, cfg, s.Table, buildDir, servePlacement(stack, cfg, vpc))
+	placement := servePlacement(stack, cfg, vpc)
+	var lambdaPlacement *vpcPlacement
+	if !cfg.ServeContainer() {
+		lambdaPlacement = placement
+	}
+	s.Functions = newFunctions(stack, cfg, s.Table, buildDir, lambdaPlacement)
 	s.API = newTokenAPI(stack, cfg, s.Functions)
-	s.Serve = newServeWiring(stack, cfg, s.Functions.ByName[routes.FnServe], vpc, newVpc)
+	var targets elbv2.ApplicationTargetGroup
+	if cfg.ServeContainer() {
+		s.ServeService = newServeService(stack, cfg, s.Table, placement)
+		targets = s.ServeService.TargetGroup
+	} else {
+		targets = lambdaTargetGroup(stack, s.Functions.ByName[routes.FnServe])
+	}
+	s.Serve = newServeWiring(stack, cfg, targets, vpc, newVpc)
 
 	if acl := cfg.WafWebACLArn; acl != "" {
 		awswafv2.NewCfnWebACLAssociation(stack, jsii.String("ApiWaf"), &awswafv2.CfnWebACLAssociationProps{
