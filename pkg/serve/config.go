@@ -62,9 +62,17 @@ type Config struct {
 	// MaxRequestBytes caps request bodies (413 beyond).
 	// DefaultMaxRequestBytes if zero.
 	MaxRequestBytes int
-	// MaxResponseBytes caps the ALB encoding of an answer (502 beyond).
+	// MaxResponseBytes caps the ALB encoding of an answer (502 beyond);
+	// not with Stream.
 	// DefaultMaxResponseBytes if zero.
 	MaxResponseBytes int
+	// Stream relays answers as the upstream sends them (the container
+	// mode, SERVE_MODE=container): event streams are flushed chunk by
+	// chunk, answers have no size limit (MaxResponseBytes does not apply)
+	// and Timeout is an idle timeout between reads instead of a bound on
+	// the whole exchange. Off, the handler buffers every answer as an ALB
+	// Lambda target must.
+	Stream bool
 	// Client makes the upstream calls; a client that does not follow
 	// redirects if nil. Its own Timeout, if any, also applies.
 	Client *http.Client
@@ -92,6 +100,7 @@ func FromConfig(c config.Config) (Config, error) {
 		ModelPermissions:        perms,
 		ModelPermissionsDefault: c.ModelPermissionsDefault,
 		AllowInsecureUpstream:   c.ServeAllowInsecureUpstream,
+		Stream:                  c.ServeMode == config.ServeModeContainer,
 	}, nil
 }
 
