@@ -44,7 +44,9 @@ type Config struct {
 	// Timeout bounds one upstream exchange, including reading the answer;
 	// past it the caller gets 504. It is shortened to end before the
 	// request context's deadline (the Lambda's), so that the 504 can still
-	// be sent. DefaultTimeout if zero.
+	// be sent. With Stream it is an idle timeout instead: the longest wait
+	// for the answer's headers or for the next chunk. DefaultTimeout if
+	// zero.
 	Timeout time.Duration
 	// ModelPermissions maps a model id to the groups that may use it. A
 	// model listed with no groups is for admins only; admins may use every
