@@ -1,16 +1,26 @@
-// Command serve is the Lambda target of the ALB for /v2/serve/*: it
-// authorizes every call with the shared decision core, enforces model
-// permissions and forwards to the OpenAI-compatible upstream. It only
-// wires: configuration, authenticator, upstream key, handler.
+// Command serve runs the serve path (/v2/serve/*): it authorizes every
+// call with the shared decision core, enforces model permissions and
+// forwards to the OpenAI-compatible upstream. One binary runs either way:
+// as the ALB's Lambda target when the Lambda runtime started it
+// (AWS_LAMBDA_RUNTIME_API is set), answers buffered within the ALB's 1 MB
+// limits; otherwise as an HTTP server on PORT (a container), streaming
+// answers as they arrive. It only wires: configuration, authenticator,
+// upstream key, handler, and the server or the Lambda runtime.
 package main
 
 import (
 	"context"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/llmgw/apitokens/pkg/wire"
 )
+
+// envLambdaRuntimeAPI is set by the Lambda runtime, and only there.
+const envLambdaRuntimeAPI = "AWS_LAMBDA_RUNTIME_API"
 
 func main() {
 	ctx := context.Background()
@@ -19,9 +29,21 @@ func main() {
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: upstream key", err)
 	}
-	h, err := newHandler(cfg, authn, key, logger)
+	if os.Getenv(envLambdaRuntimeAPI) != "" {
+		h, err := newHandler(cfg, authn, key, logger)
+		if err != nil {
+			wire.Fatal(logger, "serve: startup failed: handler", err)
+		}
+		lambda.Start(h)
+		return
+	}
+	srv, err := newServer(cfg, authn, key, logger)
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: handler", err)
 	}
-	lambda.Start(h)
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := srv.run(sigCtx, nil); err != nil {
+		wire.Fatal(logger, "serve: server failed", err)
+	}
 }

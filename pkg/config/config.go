@@ -32,6 +32,15 @@ const (
 	EnvServeAllowInsecure  = "SERVE_ALLOW_INSECURE_UPSTREAM"
 	EnvModelPermissions    = "MODEL_PERMISSIONS"
 	EnvModelPermsDefault   = "MODEL_PERMISSIONS_DEFAULT"
+	// EnvServeMode picks how the serve path runs: ServeModeLambda (an ALB
+	// Lambda target, answers buffered, 1 MB limits) or ServeModeContainer
+	// (an HTTP server that streams answers as they arrive).
+	EnvServeMode = "SERVE_MODE"
+	// EnvPort is the port the serve container listens on (DefaultPort).
+	EnvPort = "PORT"
+	// EnvServeDrainSeconds bounds how long the serve container lets
+	// in-flight calls finish after SIGTERM (DefaultServeDrain).
+	EnvServeDrainSeconds   = "SERVE_DRAIN_SECONDS"
 	EnvJWTUsernameProperty = "JWT_USERNAME_PROPERTY"
 	// EnvConsoleOrigin is the web console's origin, which the token
 	// functions allow to read their answers (CORS); set by the CDK app.
@@ -47,6 +56,8 @@ const (
 	DefaultTokenCache        = 10 * time.Second
 	DefaultJWTGroupsProperty = "cognito:groups"
 	DefaultServeTimeout      = 120 * time.Second
+	DefaultPort              = 8080
+	DefaultServeDrain        = 30 * time.Second
 	// MaxTokenDaysLimit bounds MAX_TOKEN_DAYS (and so DEFAULT_TOKEN_DAYS):
 	// ten years is longer than any credential should live, and keeps every
 	// expiry computation far from overflow.
@@ -58,6 +69,12 @@ const (
 const (
 	ModelsOpen = "open" // every authenticated caller (the default)
 	ModelsDeny = "deny" // admins only
+)
+
+// Values of SERVE_MODE.
+const (
+	ServeModeLambda    = "lambda"    // ALB Lambda target (the default)
+	ServeModeContainer = "container" // HTTP server with streaming
 )
 
 // Config is the shared runtime configuration.
@@ -80,6 +97,9 @@ type Config struct {
 	ServeAllowInsecureUpstream bool
 	ModelPermissions           string // JSON object: model id -> allowed groups
 	ModelPermissionsDefault    string // ModelsOpen or ModelsDeny
+	ServeMode                  string // ServeModeLambda or ServeModeContainer
+	Port                       int    // the serve container's port
+	ServeDrain                 time.Duration
 	// JWTUsernameProperty names the claim that names a user; "" means the
 	// first present of cognito:username, username, preferred_username, sub.
 	JWTUsernameProperty string
@@ -144,6 +164,25 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("%s: %q must be %q or %q", EnvModelPermsDefault, v, ModelsOpen, ModelsDeny)
 	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvServeMode))); v {
+	case "", ServeModeLambda:
+		c.ServeMode = ServeModeLambda
+	case ServeModeContainer:
+		c.ServeMode = ServeModeContainer
+	default:
+		return Config{}, fmt.Errorf("%s: %q must be %q or %q", EnvServeMode, v, ServeModeLambda, ServeModeContainer)
+	}
+	if c.Port, err = intVar(getenv, EnvPort, DefaultPort, 1); err != nil {
+		return Config{}, err
+	}
+	if c.Port > 65535 {
+		return Config{}, fmt.Errorf("%s: %d is not a port (1-65535)", EnvPort, c.Port)
+	}
+	ds, err := intVar(getenv, EnvServeDrainSeconds, int(DefaultServeDrain/time.Second), 0)
+	if err != nil {
+		return Config{}, err
+	}
+	c.ServeDrain = time.Duration(ds) * time.Second
 	if v := strings.TrimSpace(getenv(EnvServeAllowInsecure)); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -87,3 +87,25 @@ func TestRequire(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestServeMode(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServeMode != config.ServeModeLambda || c.Port != 8080 || c.ServeDrain != 30*time.Second {
+		t.Fatalf("defaults: mode %q, port %d, drain %v", c.ServeMode, c.Port, c.ServeDrain)
+	}
+	c, err = config.Load(env(map[string]string{config.EnvServeMode: " Container ", config.EnvPort: "9000", config.EnvServeDrainSeconds: "0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServeMode != config.ServeModeContainer || c.Port != 9000 || c.ServeDrain != 0 {
+		t.Fatalf("mode %q, port %d, drain %v", c.ServeMode, c.Port, c.ServeDrain)
+	}
+	for k, v := range map[string]string{config.EnvServeMode: "fargate", config.EnvPort: "70000", config.EnvServeDrainSeconds: "-1"} {
+		if _, err := config.Load(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: err = %v, want one naming %s", k, v, err, k)
+		}
+	}
+}

@@ -44,7 +44,9 @@ type Config struct {
 	// Timeout bounds one upstream exchange, including reading the answer;
 	// past it the caller gets 504. It is shortened to end before the
 	// request context's deadline (the Lambda's), so that the 504 can still
-	// be sent. DefaultTimeout if zero.
+	// be sent. With Stream it is an idle timeout instead: the longest wait
+	// for the answer's headers or for the next chunk. DefaultTimeout if
+	// zero.
 	Timeout time.Duration
 	// ModelPermissions maps a model id to the groups that may use it. A
 	// model listed with no groups is for admins only; admins may use every
@@ -62,9 +64,17 @@ type Config struct {
 	// MaxRequestBytes caps request bodies (413 beyond).
 	// DefaultMaxRequestBytes if zero.
 	MaxRequestBytes int
-	// MaxResponseBytes caps the ALB encoding of an answer (502 beyond).
+	// MaxResponseBytes caps the ALB encoding of an answer (502 beyond);
+	// not with Stream.
 	// DefaultMaxResponseBytes if zero.
 	MaxResponseBytes int
+	// Stream relays answers as the upstream sends them (the container
+	// mode, SERVE_MODE=container): event streams are flushed chunk by
+	// chunk, answers have no size limit (MaxResponseBytes does not apply)
+	// and Timeout is an idle timeout between reads instead of a bound on
+	// the whole exchange. Off, the handler buffers every answer as an ALB
+	// Lambda target must.
+	Stream bool
 	// Client makes the upstream calls; a client that does not follow
 	// redirects if nil. Its own Timeout, if any, also applies.
 	Client *http.Client
@@ -92,6 +102,7 @@ func FromConfig(c config.Config) (Config, error) {
 		ModelPermissions:        perms,
 		ModelPermissionsDefault: c.ModelPermissionsDefault,
 		AllowInsecureUpstream:   c.ServeAllowInsecureUpstream,
+		Stream:                  c.ServeMode == config.ServeModeContainer,
 	}, nil
 }
 

@@ -54,6 +54,19 @@
 // Because an ALB cannot stream a Lambda response, a "stream": true call is
 // answered with the upstream's complete server-sent-event body at once.
 //
+// # Streaming (container mode)
+//
+// With Config.Stream (SERVE_MODE=container: the handler runs in an HTTP
+// server rather than behind the ALB's Lambda conversion) answers are
+// relayed as the upstream sends them: event streams are flushed after every
+// read, no answer has a size limit (request bodies keep MaxRequestBytes),
+// and Timeout is an idle timeout restarted by every chunk. Authentication
+// and permissions still run before anything is sent. An upstream failure
+// before the first byte is an ordinary error answer; after it, an event
+// stream ends with an in-band event data: {"error": {...}} and without
+// data: [DONE], so that SDKs report the error rather than a short answer.
+// A caller that disconnects cancels the upstream request.
+//
 // # Errors
 //
 // Errors use OpenAI's shape, {"error": {"message", "type", "param",

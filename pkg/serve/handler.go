@@ -74,6 +74,7 @@ type call struct {
 	err            error
 	upstreamStatus int
 	upstreamTime   time.Duration
+	midStream      bool // err happened after the answer had begun
 }
 
 // ServeHTTP authenticates the call, then routes it. Authentication comes
@@ -200,12 +201,7 @@ func (h *Handler) getModel(c *call, r *http.Request, id string) {
 		h.writeError(c, apierr.New(apierr.NotFound, "The model '%s' does not exist or you do not have access to it", truncate(id, 200)).WithCode("model_not_found"))
 		return
 	}
-	ans, err := h.exchange(c, r, http.MethodGet, "models/"+id, nil)
-	if err != nil {
-		h.writeError(c, err)
-		return
-	}
-	h.relay(c, ans)
+	h.forward(c, r, http.MethodGet, "models/"+id, nil, false)
 }
 
 // infer forwards a model call unchanged once the caller may use its model
@@ -227,12 +223,22 @@ func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 		h.writeError(c, withParam(req.modelKey, apierr.New(apierr.Forbidden, "You are not allowed to use the model '%s'", truncate(req.model, 200)).WithCode("model_not_allowed")))
 		return
 	}
-	ans, err := h.exchange(c, r, http.MethodPost, endpoint, body)
+	h.forward(c, r, http.MethodPost, endpoint, body, req.stream)
+}
+
+// forward relays the upstream's answer to a call: read whole and written
+// at once in Lambda mode, as it arrives in streaming mode (see relayStream).
+func (h *Handler) forward(c *call, r *http.Request, method, endpoint string, body []byte, stream bool) {
+	if h.cfg.Stream {
+		h.relayStream(c, r, method, endpoint, body, stream)
+		return
+	}
+	ans, err := h.exchange(c, r, method, endpoint, body)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	if req.stream && ans.status == http.StatusOK && ans.header.Get("Content-Type") == "" {
+	if stream && ans.status == http.StatusOK && ans.header.Get("Content-Type") == "" {
 		ans.header.Set("Content-Type", "text/event-stream")
 	}
 	h.relay(c, ans)
@@ -240,7 +246,11 @@ func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 
 func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 	max := h.cfg.MaxRequestBytes
-	tooLarge := apierr.New(apierr.TooLarge, "request body is larger than %d bytes (the ALB's limit for Lambda targets)", max).WithCode("request_too_large")
+	why := "the ALB's limit for Lambda targets"
+	if h.cfg.Stream {
+		why = "the serve path's limit"
+	}
+	tooLarge := apierr.New(apierr.TooLarge, "request body is larger than %d bytes (%s)", max, why).WithCode("request_too_large")
 	if r.ContentLength > int64(max) {
 		return nil, tooLarge
 	}
@@ -264,17 +274,46 @@ type answer struct {
 	body   []byte
 }
 
-// exchange makes one upstream call with the upstream's key and reads the
-// answer whole, within the timeout.
-func (h *Handler) exchange(c *call, r *http.Request, method, endpoint string, body []byte) (*answer, error) {
+// errIdleTimeout is the cause of an upstream call canceled in streaming
+// mode because the upstream sent nothing for the timeout.
+var errIdleTimeout = errors.New("the model upstream sent nothing within the idle timeout")
+
+// upstreamCall is an upstream answer whose body is still to be read.
+type upstreamCall struct {
+	resp    *http.Response // Body already counts as activity for the idle timeout
+	ctx     context.Context
+	parent  context.Context
+	timeout time.Duration
+	done    func() // closes the body and releases the context
+}
+
+// failed classifies an error of reading the body.
+func (u *upstreamCall) failed(err error) error { return upstreamError(u.ctx, u.parent, u.timeout, err) }
+
+// send makes one upstream call with the upstream's key. In Lambda mode the
+// timeout bounds the whole exchange, reading the answer included; in
+// streaming mode it is an idle timeout, restarted by every read that
+// returns data, so a long generation is not cut off while it produces.
+// Either way the call ends as soon as the caller's request does.
+func (h *Handler) send(c *call, r *http.Request, method, endpoint string, body []byte) (*upstreamCall, error) {
 	timeout := h.cfg.Timeout
 	if dl, ok := r.Context().Deadline(); ok {
 		if left := time.Until(dl) - deadlineReserve; left < timeout {
 			timeout = max(left, time.Millisecond)
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
+	var (
+		ctx    context.Context
+		cancel func()
+		idle   *time.Timer
+	)
+	if h.cfg.Stream {
+		cctx, ccancel := context.WithCancelCause(r.Context())
+		idle = time.AfterFunc(timeout, func() { ccancel(errIdleTimeout) })
+		ctx, cancel = cctx, func() { idle.Stop(); ccancel(nil) }
+	} else {
+		ctx, cancel = context.WithTimeout(r.Context(), timeout)
+	}
 
 	var rb io.Reader = http.NoBody
 	if body != nil {
@@ -282,6 +321,7 @@ func (h *Handler) exchange(c *call, r *http.Request, method, endpoint string, bo
 	}
 	req, err := http.NewRequestWithContext(ctx, method, h.cfg.UpstreamURL+"/"+escapePath(endpoint), rb)
 	if err != nil {
+		cancel()
 		return nil, apierr.Wrap(apierr.Internal, err, "building the upstream request")
 	}
 	for _, k := range forwardedRequestHeaders {
@@ -295,31 +335,73 @@ func (h *Handler) exchange(c *call, r *http.Request, method, endpoint string, bo
 	req.Header.Set("X-Request-Id", c.id)
 
 	start := time.Now()
-	defer func() { c.upstreamTime = time.Since(start) }()
 	resp, err := h.cfg.Client.Do(req)
 	if err != nil {
+		c.upstreamTime = time.Since(start)
+		cancel()
 		return nil, upstreamError(ctx, r.Context(), timeout, err)
 	}
-	defer resp.Body.Close()
 	c.upstreamStatus = resp.StatusCode
-	limit := h.cfg.MaxResponseBytes
-	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
-	if err != nil {
-		return nil, upstreamError(ctx, r.Context(), timeout, err)
-	}
-	// The ALB encoding is never shorter than the body itself.
-	if len(b) > limit {
-		return nil, errResponseTooLarge
+	u := &upstreamCall{resp: resp, ctx: ctx, parent: r.Context(), timeout: timeout, done: func() {
+		resp.Body.Close()
+		cancel()
+		c.upstreamTime = time.Since(start)
+	}}
+	if idle != nil {
+		idle.Reset(timeout)
+		resp.Body = &idleBody{ReadCloser: resp.Body, timer: idle, timeout: timeout}
 	}
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		u.done()
 		// The upstream refused the gateway's key, not the caller's: a 401
 		// would make the caller's SDK report their own key as invalid.
 		return nil, apierr.New(apierr.BadGateway, "the model upstream refused the gateway's credentials").WithCode("upstream_auth_failed")
 	case s >= 300 && s < 400:
+		u.done()
 		return nil, apierr.New(apierr.BadGateway, "the model upstream answered with a redirect").WithCode("upstream_bad_response")
 	}
-	return &answer{status: resp.StatusCode, header: relayedHeaders(resp.Header), body: b}, nil
+	return u, nil
+}
+
+// idleBody restarts the idle timer whenever the upstream sends data.
+type idleBody struct {
+	io.ReadCloser
+	timer   *time.Timer
+	timeout time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.timeout)
+	}
+	return n, err
+}
+
+// exchange makes one upstream call and reads the answer whole: within the
+// ALB's limit in Lambda mode, without a size limit in streaming mode.
+func (h *Handler) exchange(c *call, r *http.Request, method, endpoint string, body []byte) (*answer, error) {
+	u, err := h.send(c, r, method, endpoint, body)
+	if err != nil {
+		return nil, err
+	}
+	defer u.done()
+	var b []byte
+	if h.cfg.Stream {
+		b, err = io.ReadAll(u.resp.Body)
+	} else {
+		limit := h.cfg.MaxResponseBytes
+		b, err = io.ReadAll(io.LimitReader(u.resp.Body, int64(limit)+1))
+		// The ALB encoding is never shorter than the body itself.
+		if err == nil && len(b) > limit {
+			return nil, errResponseTooLarge
+		}
+	}
+	if err != nil {
+		return nil, u.failed(err)
+	}
+	return &answer{status: u.resp.StatusCode, header: relayedHeaders(u.resp.Header), body: b}, nil
 }
 
 var errResponseTooLarge = apierr.New(apierr.BadGateway, "upstream response exceeds the 1 MB ALB limit").WithCode("upstream_response_too_large")
@@ -353,6 +435,9 @@ func upstreamError(ctx, parent context.Context, timeout time.Duration, err error
 	if parent.Err() != nil {
 		return apierr.Wrap(apierr.BadGateway, err, "the request was canceled before the model upstream answered").WithCode("request_canceled")
 	}
+	if errors.Is(context.Cause(ctx), errIdleTimeout) {
+		return apierr.Wrap(apierr.GatewayTimeout, err, "the model upstream sent nothing for %s", timeout.Round(time.Millisecond)).WithCode("upstream_timeout")
+	}
 	var ne net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return apierr.Wrap(apierr.GatewayTimeout, err, "the model upstream did not answer within %s", timeout.Round(time.Millisecond)).WithCode("upstream_timeout")
@@ -372,7 +457,7 @@ func (h *Handler) writeBody(c *call, status int, hdr http.Header, body []byte) {
 	for k, vs := range hdr {
 		wh[k] = vs
 	}
-	if albevent.ResponseSize(status, wh, body) > h.cfg.MaxResponseBytes {
+	if !h.cfg.Stream && albevent.ResponseSize(status, wh, body) > h.cfg.MaxResponseBytes {
 		for k := range hdr {
 			wh.Del(k)
 		}
@@ -412,7 +497,7 @@ func (h *Handler) log(r *http.Request, c *call) {
 	level, msg := slog.LevelInfo, "serve request"
 	if c.err != nil {
 		attrs = append(attrs, slog.String("reason", apierr.CodeOf(c.err)))
-		if c.status >= 500 {
+		if c.status >= 500 || c.midStream {
 			level, msg = slog.LevelError, "serve request failed"
 			attrs = append(attrs, slog.String("error", c.err.Error()))
 		} else {

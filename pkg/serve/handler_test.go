@@ -571,6 +571,14 @@ func TestFromConfig(t *testing.T) {
 		sc.AllowInsecureUpstream || !slices.Equal(sc.ModelPermissions["local-restricted"], []string{"lisa-admins"}) {
 		t.Errorf("FromConfig = %+v", sc)
 	}
+	if sc.Stream {
+		t.Error("Stream is on in the default (lambda) mode")
+	}
+	env[config.EnvServeMode] = config.ServeModeContainer
+	c, _ = config.Load(func(k string) string { return env[k] })
+	if sc, err = serve.FromConfig(c); err != nil || !sc.Stream {
+		t.Errorf("container mode: Stream = %v, %v", sc.Stream, err)
+	}
 	env[config.EnvModelPermissions] = "{oops"
 	c, _ = config.Load(func(k string) string { return env[k] })
 	if _, err := serve.FromConfig(c); err == nil || !strings.Contains(err.Error(), config.EnvModelPermissions) {

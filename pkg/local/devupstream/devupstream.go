@@ -13,6 +13,7 @@
 package devupstream
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -80,6 +81,15 @@ type Record struct {
 	Model         string    `json:"model,omitempty"`
 	Stream        bool      `json:"stream,omitempty"`
 	Status        int       `json:"status"`
+	// Canceled: the caller went away (its request context ended) before
+	// the server had finished answering.
+	Canceled bool `json:"canceled,omitempty"`
+	// Events counts the content events of a paced stream sent so far;
+	// LastEvent is when the last of them was sent (time.Now, whatever
+	// Options.Now says, so that tests can compare it with their own
+	// clock).
+	Events    int       `json:"events,omitempty"`
+	LastEvent time.Time `json:"lastEvent,omitzero"`
 }
 
 // Server is the development upstream; it is an http.Handler and safe for
@@ -128,7 +138,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rw := &statusWriter{ResponseWriter: w}
 	seq := s.record(r)
-	defer func() { s.setStatus(seq, rw.status) }()
+	r = r.WithContext(context.WithValue(r.Context(), seqKey{}, seq))
+	defer func() { s.finish(seq, rw.status, r.Context().Err() != nil) }()
 
 	k := s.Knobs()
 	if s.opts.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.APIKey {
@@ -228,13 +239,28 @@ func (s *Server) record(r *http.Request) int {
 	return rec.Seq
 }
 
-// setStatus completes the record numbered seq, if it is still kept.
-func (s *Server) setStatus(seq, status int) {
+// seqKey is the context key of a request's record number.
+type seqKey struct{}
+
+func requestSeq(r *http.Request) int { n, _ := r.Context().Value(seqKey{}).(int); return n }
+
+// finish completes the record numbered seq, if it is still kept.
+func (s *Server) finish(seq, status int, canceled bool) {
+	s.update(seq, func(rec *Record) { rec.Status, rec.Canceled = status, canceled })
+}
+
+// noteEvent counts one paced event of the record numbered seq.
+func (s *Server) noteEvent(seq int) {
+	now := time.Now()
+	s.update(seq, func(rec *Record) { rec.Events++; rec.LastEvent = now })
+}
+
+func (s *Server) update(seq int, f func(*Record)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := len(s.records) - 1; i >= 0; i-- {
 		if s.records[i].Seq == seq {
-			s.records[i].Status = status
+			f(&s.records[i])
 			return
 		}
 	}
@@ -323,6 +349,10 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(p)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush and,
+// for fail:<n>, to hijack it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush lets streamed answers go out chunk by chunk when the underlying
 // writer can flush.

@@ -144,13 +144,20 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sse := newSSE(w)
 	chunk := func(delta map[string]any, finish any) map[string]any {
 		return map[string]any{
 			"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}},
 		}
 	}
+	if p, ok, err := parsePace(prompt, r.Header); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_pace", "pacing: "+err.Error())
+		return
+	} else if ok {
+		s.paced(w, r, p, chunk, requestSeq(r))
+		return
+	}
+	sse := newSSE(w)
 	sse.send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
 	for _, piece := range pieces(answer) {
 		sse.send(chunk(map[string]any{"content": piece}, nil))

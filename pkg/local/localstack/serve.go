@@ -18,8 +18,9 @@ import (
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 
-// startServe builds what the ALB fronts: the serve handler behind the ALB
-// event conversion. Without SERVE_UPSTREAM_URL it first starts the
+// startServe builds what the ALB fronts: in lambda mode the serve handler
+// behind the ALB event conversion, in container mode (SERVE_MODE) the
+// handler itself, streaming. Without SERVE_UPSTREAM_URL it first starts the
 // development upstream on its own loopback port, with a random key of its
 // own, so that the proxying is real HTTP and the key swap is observable.
 func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Authenticator, logger *slog.Logger, step func(string, ...any)) (http.Handler, error) {
@@ -57,6 +58,10 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 	h, err := serve.New(sc, core)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ServeMode == config.ServeModeContainer {
+		step("serve path in container mode: streaming, no ALB event conversion")
+		return h, nil
 	}
 	lambdaHandler := albevent.Handler(h)
 	// What the ALB does: HTTP request -> target event -> Lambda -> answer.

@@ -4,6 +4,12 @@
 // does for /v2/serve/*, a development OIDC issuer and, unless
 // SERVE_UPSTREAM_URL is set, a development model upstream. `make run` starts
 // it; the end-to-end tests drive it over HTTP.
+//
+// SERVE_MODE chooses how /v2/serve/* is served, as in AWS: "lambda" (the
+// default) puts the ALB's Lambda-target conversion in front of the serve
+// handler, with its buffering and 1 MB limits; "container" serves it
+// directly over plain HTTP with streaming on, as the container behind an
+// ALB does.
 package localstack
 
 import (

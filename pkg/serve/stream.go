@@ -1,0 +1,104 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// streamBufSize is the most one read from the upstream relays at once.
+const streamBufSize = 32 << 10
+
+// relayStream forwards one call in streaming mode: the answer goes to the
+// caller as the upstream sends it, with no size limit. Status and headers
+// wait for the first bytes of the body, so an upstream that fails or
+// stalls before it sends anything is still answered with an ordinary
+// OpenAI-shaped error (502, 504). An event stream (text/event-stream) is
+// flushed after every read. When the upstream fails after the answer has
+// begun, an event stream ends with an in-band error event
+//
+//	data: {"error":{"message":...,"type":...,"param":null,"code":...}}
+//
+// and without "data: [DONE]", which SDKs report as an error; any other
+// answer is cut off (the connection is aborted, so the body is visibly
+// incomplete rather than a shorter answer that looks whole). A caller that
+// goes away cancels the upstream request at once.
+func (h *Handler) relayStream(c *call, r *http.Request, method, endpoint string, body []byte, stream bool) {
+	u, err := h.send(c, r, method, endpoint, body)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	defer u.done()
+	hdr := relayedHeaders(u.resp.Header)
+	if stream && u.resp.StatusCode == http.StatusOK && hdr.Get("Content-Type") == "" {
+		hdr.Set("Content-Type", "text/event-stream")
+	}
+	mt, _, _ := mime.ParseMediaType(hdr.Get("Content-Type"))
+	sse := mt == "text/event-stream"
+
+	buf := make([]byte, streamBufSize)
+	n, err := io.ReadAtLeast(u.resp.Body, buf, 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		h.writeError(c, u.failed(err))
+		return
+	}
+	wh := c.w.Header()
+	for k, vs := range hdr {
+		wh[k] = vs
+	}
+	if sse {
+		// Proxies that buffer by default (nginx) pass events on at once.
+		wh.Set("X-Accel-Buffering", "no")
+	}
+	c.status = u.resp.StatusCode
+	c.w.WriteHeader(c.status)
+	rc := http.NewResponseController(c.w)
+	var tail [2]byte // the last two bytes written, to end a cut event
+	for n > 0 {
+		if _, werr := c.w.Write(buf[:n]); werr != nil {
+			return // the caller is gone; done cancels the upstream call
+		}
+		c.bytes += n
+		if n >= 2 {
+			copy(tail[:], buf[n-2:n])
+		} else {
+			tail[0], tail[1] = tail[1], buf[0]
+		}
+		if sse {
+			_ = rc.Flush()
+		}
+		if err != nil {
+			break
+		}
+		n, err = u.resp.Body.Read(buf)
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		_ = rc.Flush()
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the caller went away: nobody to tell
+	}
+	c.err, c.midStream = u.failed(err), true
+	if !sse {
+		// No way to say so in-band: abort the connection so that the
+		// caller sees a cut body, not a complete-looking short one.
+		panic(http.ErrAbortHandler)
+	}
+	var ev bytes.Buffer
+	if tail != [2]byte{'\n', '\n'} {
+		ev.WriteString("\n\n")
+	}
+	ev.WriteString("data: ")
+	enc := json.NewEncoder(&ev)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(ErrorResponse{Error: errorDetail(c.err)}) // strings only: cannot fail
+	ev.Truncate(ev.Len() - 1)
+	ev.WriteString("\n\n")
+	_, _ = c.w.Write(ev.Bytes())
+	_ = rc.Flush()
+}
