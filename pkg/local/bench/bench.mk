@@ -2,9 +2,9 @@
 # core, cold start, the serve path, the token API and the console in
 # Chromium. Figures, not pass/fail.
 #
-#   make bench                   every figure, then BENCHMARKS.md (also printed); about 5 minutes
+#   make bench                   every figure, then BENCHMARKS.md (also printed); about 7 minutes
 #   make bench BENCH_COUNT=6     figures 1 and 3 six times each (default 3; six is what benchstat needs for its statistics)
-#   make bench BENCH_WINDOW=5s   shorter load windows for figures 5 and 6 (at least 1s; default 10s)
+#   make bench BENCH_WINDOW=5s   shorter load windows for figures 5, 6 and 8 (at least 1s; default 10s)
 #
 # Everything runs on loopback and stops by itself. DynamoDB Local is installed
 # and started by the benchmarks (pkg/local/dynamolocal/dltest), or taken from
@@ -36,7 +36,7 @@ BENCH_DEPS   ?= deps web
 # pipefail: a failed benchmark must fail make, not disappear into tee.
 bench: SHELL := /bin/bash
 
-bench: $(BENCH_DEPS) ## measured speed of authorization, cold start, the serve path and the console; writes BENCHMARKS.md (~5 min)
+bench: $(BENCH_DEPS) ## measured speed of authorization, cold start, the serve path in both modes and the console; writes BENCHMARKS.md (~7 min)
 	@set -eo pipefail; mkdir -p $(BENCH_DIR); start=$$(date +%s); \
 	echo "==> bench 1/4: decision core - figure 1 (pkg/auth) and figure 3 (pkg/local/bench), count $(BENCH_COUNT)"; \
 	: > $(BENCH_DIR)/micro.txt; \
@@ -46,8 +46,8 @@ bench: $(BENCH_DEPS) ## measured speed of authorization, cold start, the serve p
 	done; \
 	echo "==> bench 2/4: cold start of the authorizer and serve bootstrap binaries - figure 4 (20 starts each)"; \
 	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -vet=off -run '^$$' -bench '^BenchmarkColdStart$$' -benchmem -benchtime 20x -timeout 10m ./functions | tee $(BENCH_DIR)/coldstart.txt; \
-	echo "==> bench 3/4: DynamoDB Local and the local stack - figures 2, 6 and 5 ($(BENCH_WINDOW) windows)"; \
-	REQUIRE_DYNAMODB_LOCAL=1 BENCH_WINDOW=$(BENCH_WINDOW) $(GO) test -vet=off -run '^$$' -bench '^Benchmark(DecisionDynamoDB|Manage|Serve)$$' -benchmem -timeout 20m ./pkg/local/bench | tee $(BENCH_DIR)/load.txt; \
+	echo "==> bench 3/4: DynamoDB Local and the local stack - figures 2, 6, 5 and 8 (serve modes: paced streams, then $(BENCH_WINDOW) windows)"; \
+	REQUIRE_DYNAMODB_LOCAL=1 BENCH_WINDOW=$(BENCH_WINDOW) $(GO) test -vet=off -run '^$$' -bench '^Benchmark(DecisionDynamoDB|Manage|Serve|ServeModes)$$' -benchmem -timeout 20m ./pkg/local/bench | tee $(BENCH_DIR)/load.txt; \
 	echo "==> bench 4/4: the console in Chromium, 10,000 tokens in the table - figure 7 (web/e2e/bench.mjs)"; \
 	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -vet=off -run '^$$' -bench '^BenchmarkConsole$$' -timeout 15m ./pkg/local/bench | tee $(BENCH_DIR)/console.txt; \
 	echo "==> bench: writing BENCHMARKS.md"; \

@@ -196,3 +196,67 @@ func TestReportConsole(t *testing.T) {
 		t.Error("a run without figure 7 does not say so")
 	}
 }
+
+// What BenchmarkServeModes prints (figure 8), trimmed to its metrics.
+const modesOutput = `pkg: github.com/llmgw/apitokens/pkg/local/bench
+BenchmarkServeModes/stream/target=upstream-2	1	907643232 ns/op	10.00 events	2019508 first-max-ns	257884 first-min-ns	331973 first-p50-ns	915396004 last-max-ns	905874153 last-min-ns	907643232 last-p50-ns	10.00 samples
+BenchmarkServeModes/stream/target=stack-lambda-2	1	908963488 ns/op	10.00 events	914852103 first-max-ns	905922944 first-min-ns	908898065 first-p50-ns	914921033 last-max-ns	905962388 last-min-ns	908963488 last-p50-ns	10.00 samples
+BenchmarkServeModes/stream/target=stack-container-2	1	908701346 ns/op	10.00 events	2564330 first-max-ns	529263 first-min-ns	679975 first-p50-ns	911886922 last-max-ns	906779110 last-min-ns	908701346 last-p50-ns	10.00 samples
+BenchmarkServeModes/endpoint=models/conc=1/target=upstream-2	1	165555 ns/op	0 errors	124874 p50-ns	731221 p99-ns	6000 req/s
+BenchmarkServeModes/endpoint=models/conc=1/target=stack-container-2	1	433621 ns/op	0 errors	372599 p50-ns	2640233 p99-ns	4800 req/s
+BenchmarkServeModes/endpoint=chat/conc=32/target=upstream-2	1	208182 ns/op	0 errors	5257072 p50-ns	23177898 p99-ns	5000 req/s
+BenchmarkServeModes/endpoint=chat/conc=32/target=stack-container-2	1	642866 ns/op	0 errors	19093276 p50-ns	74582777 p99-ns	1500 req/s
+`
+
+func TestReportServeModes(t *testing.T) {
+	report := func(out string) string {
+		var s bench.Set
+		if err := s.Parse(strings.NewReader(out)); err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := bench.Report(&b, &s, bench.Meta{Date: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), NumCPU: 2, Window: 2 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	md := report(modesOutput)
+	for _, want := range []string{
+		"## 8. Serve modes: streaming and container throughput",
+		"| 8 | container mode adds under 1.00 ms to a paced stream's first event | 348 µs (median, vs the upstream directly) | **yes** |",
+		"| 8 | container mode's non-streamed req/s at least 0.7x the upstream's (cache on) | lowest: 0.30x (chat, concurrency 32) | **no** (see below) |",
+		"| upstream directly | 332 µs [258 µs-2.02 ms] | 908 ms [906 ms-915 ms] | — | 10 |",
+		"| stack, `lambda` mode | 909 ms [906 ms-915 ms] | 909 ms [906 ms-915 ms] | 909 ms | 10 |",
+		"| stack, `container` mode | 680 µs [529 µs-2.56 ms] | 909 ms [907 ms-912 ms] | 348 µs | 10 |",
+		"Goal: `container` mode adds under 1.00 ms to the first event: **yes** (348 µs added).",
+		"| `GET /v2/serve/models` | 1 | stack, `container` mode | 4,800 | 373 µs | 2.64 ms | 0 | 2.98x | 0.80x |",
+		"| `POST /v2/serve/chat/completions` | 32 | stack, `container` mode | 1,500 | 19.1 ms | 74.6 ms | 0 | 3.63x | 0.30x |",
+		"in every row: **no** (see below); lowest 0.30x (chat, concurrency 32).",
+		"The ratio is not a like-for-like split",
+		"closed loop for 2s per row",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "%!") {
+		t.Error("report has a broken format verb")
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+
+	// Goal met: the note on the missed goal goes away.
+	met := strings.ReplaceAll(modesOutput, "1500 req/s", "4000 req/s")
+	if md := report(met); !strings.Contains(md, "in every row: **yes**; lowest 0.80x (models, concurrency 1).") || strings.Contains(md, "The ratio is not a like-for-like split") {
+		t.Error("a met throughput goal is not reported as met")
+	}
+
+	_, fig8, _ := strings.Cut(report(sampleOutput), "## 8. Serve modes")
+	if !strings.Contains(fig8, "Not measured in this run") || strings.Contains(fig8, "| stack, `container` mode |") {
+		t.Error("a run without figure 8 does not say so")
+	}
+	if md := report(sampleOutput); !strings.Contains(md, "| 8 | container mode adds under 1.00 ms to a paced stream's first event | — (median, vs the upstream directly) | not measured |") {
+		t.Error("the goals table does not say figure 8 was not measured")
+	}
+}
