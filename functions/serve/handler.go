@@ -17,9 +17,10 @@ import (
 // albHandler is what lambda.Start runs for an ALB target group.
 type albHandler = func(context.Context, events.ALBTargetGroupRequest) (events.ALBTargetGroupResponse, error)
 
-// newHandler builds the ALB target handler: the serve core, configured from
-// cfg with the upstream key already resolved, adapted to ALB events.
-func newHandler(cfg config.Config, authn auth.Authenticator, upstreamKey string, logger *slog.Logger) (albHandler, error) {
+// serveHandler builds the serve handler both transports run: configured
+// from cfg with the upstream key already resolved; edit adjusts what the
+// transport decides (request ids in Lambda, streaming in the container).
+func serveHandler(cfg config.Config, authn auth.Authenticator, upstreamKey string, logger *slog.Logger, edit func(*serve.Config)) (*serve.Handler, error) {
 	if err := cfg.Require(config.EnvServeUpstreamURL); err != nil {
 		return nil, err
 	}
@@ -29,8 +30,14 @@ func newHandler(cfg config.Config, authn auth.Authenticator, upstreamKey string,
 	}
 	sc.UpstreamKey = upstreamKey
 	sc.Logger = logger
-	sc.RequestID = lambdaRequestID
-	h, err := serve.New(sc, authn)
+	edit(&sc)
+	return serve.New(sc, authn)
+}
+
+// newHandler builds the ALB target handler: the serve handler adapted to
+// ALB events.
+func newHandler(cfg config.Config, authn auth.Authenticator, upstreamKey string, logger *slog.Logger) (albHandler, error) {
+	h, err := serveHandler(cfg, authn, upstreamKey, logger, func(sc *serve.Config) { sc.RequestID = lambdaRequestID })
 	if err != nil {
 		return nil, err
 	}

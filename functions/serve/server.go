@@ -35,17 +35,7 @@ type server struct {
 // with streaming on, whatever SERVE_MODE says (a server that buffered
 // would only add the Lambda's limits without its reasons).
 func newServer(cfg config.Config, authn auth.Authenticator, upstreamKey string, logger *slog.Logger) (*server, error) {
-	if err := cfg.Require(config.EnvServeUpstreamURL); err != nil {
-		return nil, err
-	}
-	sc, err := serve.FromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	sc.UpstreamKey = upstreamKey
-	sc.Logger = logger
-	sc.Stream = true
-	h, err := serve.New(sc, authn)
+	h, err := serveHandler(cfg, authn, upstreamKey, logger, func(sc *serve.Config) { sc.Stream = true })
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,39 +96,12 @@ func BenchmarkServeModes(b *testing.B) {
 	}
 
 	loadTargets := []target{upstream, {"stack-container", ct.URL + "/v2/serve", tokens[config.ServeModeContainer]}}
-	endpoints := []struct {
-		name, method, path string
-		body               []byte
-	}{
-		{"models", http.MethodGet, "/models", nil},
-		{"chat", http.MethodPost, "/chat/completions", chatBody},
-	}
-	for _, ep := range endpoints {
+	for _, ep := range serveEndpoints {
 		for _, conc := range []int{1, 32} {
 			for _, t := range loadTargets {
 				b.Run(fmt.Sprintf("endpoint=%s/conc=%d/target=%s", ep.name, conc, t.name), func(b *testing.B) {
 					progress("serve modes: %s %s, %d workers, %v window", t.name, ep.name, conc, w)
-					load := bench.Load{
-						Client:      bench.NewClient(conc),
-						Concurrency: conc,
-						Request: func(worker int) (*http.Request, error) {
-							return newRequest(ep.method, t.base+ep.path, t.creds[worker%len(t.creds)], ep.body)
-						},
-					}
-					defer load.Client.CloseIdleConnections()
-					ctx, cancel := context.WithTimeout(context.Background(), w+time.Minute)
-					defer cancel()
-					load.Duration = warmup(w)
-					if _, err := bench.Run(ctx, load); err != nil {
-						b.Fatal(err)
-					}
-					load.Duration = w
-					var r bench.Result
-					var err error
-					a := measureAllocs(func() { r, err = bench.Run(ctx, load) })
-					if err != nil {
-						b.Fatal(err)
-					}
+					r, a := measureServeLoad(b, w, t.base, t.creds, ep, conc, func() {})
 					reportLoad(b, r, a)
 				})
 			}

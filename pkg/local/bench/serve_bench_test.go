@@ -48,43 +48,17 @@ func BenchmarkServe(b *testing.B) {
 		{"stack-cache-on", on.URL + "/v2/serve", tokensOn, on.Reads},
 		{"stack-cache-off", off.URL + "/v2/serve", tokensOff, off.Reads},
 	}
-	endpoints := []struct {
-		name, method, path string
-		body               []byte
-	}{
-		{"models", http.MethodGet, "/models", nil},
-		{"chat", http.MethodPost, "/chat/completions", chatBody},
-	}
-	for _, ep := range endpoints {
+	for _, ep := range serveEndpoints {
 		for _, conc := range []int{1, 32} {
 			for _, t := range targets {
 				b.Run(fmt.Sprintf("endpoint=%s/conc=%d/target=%s", ep.name, conc, t.name), func(b *testing.B) {
 					progress("serve %s %s, %d workers, %v window", t.name, ep.name, conc, w)
-					load := bench.Load{
-						Client:      bench.NewClient(conc),
-						Concurrency: conc,
-						Request: func(worker int) (*http.Request, error) {
-							return newRequest(ep.method, t.base+ep.path, t.creds[worker%len(t.creds)], ep.body)
-						},
-					}
-					defer load.Client.CloseIdleConnections()
-					ctx, cancel := context.WithTimeout(context.Background(), w+time.Minute)
-					defer cancel()
-					load.Duration = warmup(w)
-					if _, err := bench.Run(ctx, load); err != nil {
-						b.Fatal(err)
-					}
 					var before map[string]int
-					if t.reads != nil {
-						before = t.reads.Counts()
-					}
-					load.Duration = w
-					var r bench.Result
-					var err error
-					a := measureAllocs(func() { r, err = bench.Run(ctx, load) })
-					if err != nil {
-						b.Fatal(err)
-					}
+					r, a := measureServeLoad(b, w, t.base, t.creds, ep, conc, func() {
+						if t.reads != nil {
+							before = t.reads.Counts()
+						}
+					})
 					if t.reads != nil && r.OK > 0 {
 						after := t.reads.Counts()
 						calls := 0
@@ -98,6 +72,47 @@ func BenchmarkServe(b *testing.B) {
 			}
 		}
 	}
+}
+
+// serveEndpoint is one non-streamed call of figures 5 and 8.
+type serveEndpoint struct {
+	name, method, path string
+	body               []byte
+}
+
+var serveEndpoints = []serveEndpoint{
+	{"models", http.MethodGet, "/models", nil},
+	{"chat", http.MethodPost, "/chat/completions", chatBody},
+}
+
+// measureServeLoad runs ep against base for one window of closed-loop load
+// with conc workers, after an uncounted warm-up; beforeWindow runs between
+// the two (to snapshot counters). It fails b on a load error.
+func measureServeLoad(b *testing.B, w time.Duration, base string, creds []string, ep serveEndpoint, conc int, beforeWindow func()) (bench.Result, allocs) {
+	b.Helper()
+	load := bench.Load{
+		Client:      bench.NewClient(conc),
+		Concurrency: conc,
+		Request: func(worker int) (*http.Request, error) {
+			return newRequest(ep.method, base+ep.path, creds[worker%len(creds)], ep.body)
+		},
+	}
+	defer load.Client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), w+time.Minute)
+	defer cancel()
+	load.Duration = warmup(w)
+	if _, err := bench.Run(ctx, load); err != nil {
+		b.Fatal(err)
+	}
+	beforeWindow()
+	load.Duration = w
+	var r bench.Result
+	var err error
+	a := measureAllocs(func() { r, err = bench.Run(ctx, load) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r, a
 }
 
 // warmup is the uncounted run before a window: long enough to open every
