@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/local/bench"
 	"github.com/llmgw/apitokens/pkg/local/localstack"
+	"github.com/llmgw/apitokens/pkg/local/localstack/stacktest"
 )
 
 // stack is a local stack on a free loopback port, against this binary's
@@ -24,7 +25,7 @@ type stack struct {
 // example TOKEN_CACHE_SECONDS). It is closed when b ends.
 func startStack(b *testing.B, env map[string]string) *stack {
 	b.Helper()
-	s := localstack.StartForTest(b, "bench", env)
+	s := stacktest.Start(b, "bench", env)
 	st := &stack{Stack: s, client: bench.NewClient(64)}
 	b.Cleanup(func() {
 		// A graceful shutdown waits up to 5 s for a connection that was

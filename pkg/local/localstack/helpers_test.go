@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/localstack"
+	"github.com/llmgw/apitokens/pkg/local/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
 // env overrides the stack's environment.
 func startStack(t *testing.T, env map[string]string) *localstack.Stack {
 	t.Helper()
-	s := localstack.StartForTest(t, "e2e", env)
+	s := stacktest.Start(t, "e2e", env)
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("close local stack: %v", err)

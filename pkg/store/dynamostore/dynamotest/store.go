@@ -8,21 +8,15 @@ import (
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
-	"github.com/llmgw/apitokens/pkg/store/storetest"
 )
 
 // Store is a dynamostore.Store with test-only writers (storetest's
-// LegacyInserter and BulkCreator).
+// LegacyInserter and BulkCreator; store_test.go holds it to both).
 type Store struct {
 	*dynamostore.Store
 	api   dynamostore.API
 	table string
 }
-
-var (
-	_ storetest.LegacyInserter = (*Store)(nil)
-	_ storetest.BulkCreator    = (*Store)(nil)
-)
 
 // RequestTimeout bounds each request of a test Store. It is far above the
 // production bound (dynamostore.RequestTimeout): tests run DynamoDB Local
