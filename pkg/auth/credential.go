@@ -40,18 +40,9 @@ func Credential(h http.Header) (string, error) {
 	if na > 1 || nk > 1 {
 		return "", errSeveral
 	}
-	for _, name := range []string{HeaderAuthorization, HeaderAPIKey} {
-		v := authz
-		if name == HeaderAPIKey {
-			v = apiKey
-		}
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if name == HeaderAuthorization {
-			v = stripBearer(v)
-		}
+	// Authorization (with its scheme stripped) wins; Api-Key is the
+	// fallback. stripBearer leaves a value without the scheme unchanged.
+	for _, v := range [...]string{stripBearer(strings.TrimSpace(authz)), strings.TrimSpace(apiKey)} {
 		if v == "" {
 			continue
 		}
