@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -37,8 +40,10 @@ var streamBody = []byte(fmt.Sprintf(`{"model":%q,"stream":true,"messages":[{"rol
 // max over the samples.
 //
 // endpoint=.../conc=.../target=...: figure 5's non-streamed calls, decision
-// cache on, straight to the upstream and through a container-mode stack
-// (lambda mode is figure 5's stack-cache-on rows).
+// cache on, straight to the upstream, through a bare reverse proxy (the
+// calibration: what any proxy in front of this upstream costs on this
+// machine) and through a container-mode stack (lambda mode is figure 5's
+// stack-cache-on rows).
 func BenchmarkServeModes(b *testing.B) {
 	w := window(b)
 	cacheOn := map[string]string{config.EnvTokenCacheSeconds: "10"}
@@ -95,7 +100,7 @@ func BenchmarkServeModes(b *testing.B) {
 		})
 	}
 
-	loadTargets := []target{upstream, {"stack-container", ct.URL + "/v2/serve", tokens[config.ServeModeContainer]}}
+	loadTargets := []target{upstream, {"bare-proxy", bareProxy(b, ct.Config.ServeUpstreamURL), []string{ct.Config.ServeUpstreamKey}}, {"stack-container", ct.URL + "/v2/serve", tokens[config.ServeModeContainer]}}
 	for _, ep := range serveEndpoints {
 		for _, conc := range []int{1, 32} {
 			for _, t := range loadTargets {
@@ -107,6 +112,32 @@ func BenchmarkServeModes(b *testing.B) {
 			}
 		}
 	}
+}
+
+// bareProxy serves an httputil.ReverseProxy from /v2/serve/* to upstream,
+// with the upstream key the caller sent and nothing else: no
+// authentication, no body check, no log. It is figure 8's calibration, the
+// cost of a second loopback hop alone on the cores the upstream and the
+// load generator share.
+func bareProxy(b *testing.B, upstream string) string {
+	b.Helper()
+	u, err := url.Parse(upstream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64 // as the serve handler's own client
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.URL.Path = u.Path + strings.TrimPrefix(pr.In.URL.Path, "/v2/serve")
+			pr.Out.URL.RawPath = ""
+		},
+		Transport: tr,
+	}
+	s := httptest.NewServer(p)
+	b.Cleanup(func() { tr.CloseIdleConnections(); s.Close() })
+	return s.URL + "/v2/serve"
 }
 
 // streamTimes is one paced stream as the client saw it.

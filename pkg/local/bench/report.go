@@ -145,8 +145,9 @@ func (r *report) goals() {
 	r.p("| 8 | container mode adds under %s to a paced stream's first event | %s (median, vs the upstream directly) | %s |",
 		fmtDur(float64(GoalStreamFirstAdded)), fmtDur(added), verdict(added < float64(GoalStreamFirstAdded), added))
 	worst, where := r.worstContainerRPS()
-	r.p("| 8 | container mode's non-streamed req/s at least %.1fx the upstream's (cache on) | lowest: %s (%s) | %s |",
-		GoalContainerRPS, fmtRatio(worst), where, verdictNear(worst >= GoalContainerRPS, worst, GoalContainerRPS))
+	vsBare, _ := r.worstRPS(config8Container, config8Bare)
+	r.p("| 8 | container mode's non-streamed req/s at least %.1fx the upstream's (cache on) | lowest: %s (%s); against a bare reverse proxy in the same run: %s | %s |",
+		GoalContainerRPS, fmtRatio(worst), where, fmtRatio(vsBare), verdictNear(worst >= GoalContainerRPS, worst, GoalContainerRPS))
 	r.p("")
 	r.p("A ratio is the median over the runs of decision / floor measured side by side in the same run; the range of")
 	r.p("the runs follows in brackets. Times are medians. Figures 4-7 have no goal; they are reported as measured.")
@@ -430,6 +431,7 @@ const (
 	config8Upstream  = "upstream"
 	config8Lambda    = "stack-lambda"
 	config8Container = "stack-container"
+	config8Bare      = "bare-proxy"
 )
 
 // streamAdded is what the stack in one mode adds to the median time to
@@ -444,10 +446,16 @@ var figure8Loads = []struct{ name, label string }{{"models", "`GET /v2/serve/mod
 // worstContainerRPS is the lowest container / upstream req/s ratio of
 // figure 8 and the row it is from.
 func (r *report) worstContainerRPS() (float64, string) {
+	return r.worstRPS(config8Container, config8Upstream)
+}
+
+// worstRPS is the lowest req/s ratio of target to base over figure 8's
+// non-streamed rows, and the row it is from.
+func (r *report) worstRPS(target, base string) (float64, string) {
 	worst, where := math.NaN(), "not measured"
 	for _, ep := range figure8Loads {
 		for _, conc := range []int{1, 32} {
-			v := r.get(fmt.Sprintf(nameModesLoad, ep.name, conc, config8Container), "req/s") / r.get(fmt.Sprintf(nameModesLoad, ep.name, conc, config8Upstream), "req/s")
+			v := r.get(fmt.Sprintf(nameModesLoad, ep.name, conc, target), "req/s") / r.get(fmt.Sprintf(nameModesLoad, ep.name, conc, base), "req/s")
 			if !math.IsNaN(v) && (math.IsNaN(worst) || v < worst) {
 				worst, where = v, fmt.Sprintf("%s, concurrency %d", ep.name, conc)
 			}
@@ -506,23 +514,31 @@ func (r *report) figure8() {
 	r.p("upstream ends the stream, which is the reason to choose `container` mode for streaming clients.")
 	r.p("")
 	r.p("**Non-streamed calls, `container` mode.** Figure 5's calls and method (closed loop for %s per row after a warm-up,", fmtWindow(r.m.Window))
-	r.p("32 distinct API tokens, only 200 answers count), straight to the upstream and through the `container`-mode stack;")
-	r.p("`lambda` mode is figure 5's *stack, cache on* rows.")
+	r.p("32 distinct API tokens, only 200 answers count), straight to the upstream, through a bare reverse proxy and through")
+	r.p("the `container`-mode stack; `lambda` mode is figure 5's *stack, cache on* rows. The bare proxy is Go's")
+	r.p("`httputil.ReverseProxy` with nothing else (no authentication, no body check, no log): what a second loopback hop")
+	r.p("alone costs on the cores that the upstream and the load generator share, the ceiling for any proxy here.")
 	r.p("")
-	r.p("| endpoint | conc | target | req/s | p50 | p99 | errors | p50 vs upstream | req/s vs upstream |")
-	r.p("|---|---|---|---|---|---|---|---|---|")
+	r.p("| endpoint | conc | target | req/s | p50 | p99 | errors | p50 vs upstream | req/s vs upstream | req/s vs bare proxy |")
+	r.p("|---|---|---|---|---|---|---|---|---|---|")
 	for _, ep := range figure8Loads {
 		for _, conc := range []int{1, 32} {
 			up := fmt.Sprintf(nameModesLoad, ep.name, conc, config8Upstream)
-			for _, t := range []struct{ name, label string }{{config8Upstream, "upstream directly"}, {config8Container, "stack, `container` mode"}} {
+			bare := fmt.Sprintf(nameModesLoad, ep.name, conc, config8Bare)
+			for _, t := range []struct{ name, label string }{
+				{config8Upstream, "upstream directly"}, {config8Bare, "bare reverse proxy"}, {config8Container, "stack, `container` mode"},
+			} {
 				n := fmt.Sprintf(nameModesLoad, ep.name, conc, t.name)
-				p50ratio, rpsratio := "—", "—"
+				p50ratio, rpsratio, bareRatio := "—", "—", "—"
 				if t.name != config8Upstream {
 					p50ratio = fmtRatio(r.get(n, "p50-ns") / r.get(up, "p50-ns"))
 					rpsratio = fmtRatio(r.get(n, "req/s") / r.get(up, "req/s"))
 				}
-				r.p("| %s | %d | %s | %s | %s | %s | %s | %s | %s |", ep.label, conc, t.label, fmtNum(r.get(n, "req/s"), 0),
-					fmtDur(r.get(n, "p50-ns")), fmtDur(r.get(n, "p99-ns")), fmtNum(r.get(n, "errors"), 0), p50ratio, rpsratio)
+				if t.name == config8Container {
+					bareRatio = fmtRatio(r.get(n, "req/s") / r.get(bare, "req/s"))
+				}
+				r.p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |", ep.label, conc, t.label, fmtNum(r.get(n, "req/s"), 0),
+					fmtDur(r.get(n, "p50-ns")), fmtDur(r.get(n, "p99-ns")), fmtNum(r.get(n, "errors"), 0), p50ratio, rpsratio, bareRatio)
 			}
 		}
 	}
@@ -530,6 +546,10 @@ func (r *report) figure8() {
 	worst, where := r.worstContainerRPS()
 	r.p("Goal: `container` mode's req/s at least %.1fx the upstream's in every row: %s; lowest %s (%s).", GoalContainerRPS,
 		verdictNear(worst >= GoalContainerRPS, worst, GoalContainerRPS), fmtRatio(worst), where)
+	bareWorst, bareWhere := r.worstRPS(config8Bare, config8Upstream)
+	vsBare, vsBareWhere := r.worstRPS(config8Container, config8Bare)
+	r.p("The bare reverse proxy itself reaches %s of the upstream at worst (%s); the `container`-mode stack reaches %s of", fmtRatio(bareWorst), bareWhere, fmtRatio(vsBare))
+	r.p("the bare proxy at worst (%s).", vsBareWhere)
 	if worst < GoalContainerRPS {
 		r.p("")
 		r.p("%s", containerRPSNote)
@@ -584,11 +604,14 @@ rules for tokens made by tokens.`
 
 // containerRPSNote says what a missed figure 8 throughput goal compares;
 // printed only while the goal is missed.
-const containerRPSNote = `The ratio is not a like-for-like split of one machine: a call through the stack is still answered by the same
-in-process development upstream, after the client's connection to the stack, the decision core, the model
-permission check and a second loopback connection to the upstream, all on the same cores, while the upstream-only
-rows have the machine to themselves. It is what the serve handler costs on this machine against the upstream
-alone; a deployed task in front of an upstream on other hardware has not been measured here.`
+const containerRPSNote = `The goal cannot be met on this machine by any proxy, so it measures the machine rather than the serve
+handler: the development upstream answers in about 100 µs, in the same process, on the same two cores as the load
+generator, and every call through a proxy costs a second loopback connection (a request written, parsed and
+answered once more), which is as much work again as the upstream's own. The bare reverse proxy, doing nothing but
+that hop, stays as far below the goal. The last column isolates the serve handler's own work (decision core with the
+cache on, model permission check over the body, log line) from that hop. In front of a real model, whose answers
+take hundreds of milliseconds on other hardware, the hop and that work are tens of microseconds per call; a
+deployed task has not been measured here.`
 
 // consoleMethod is how figure 7 is taken, as web/e2e/bench.mjs does it.
 const consoleMethod = `**How.** Sizes are of the files as the stack serves them, gzipped by the script; pages that load on first use
