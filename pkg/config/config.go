@@ -15,6 +15,9 @@ import (
 // Environment variable names.
 const (
 	EnvTableName           = "TOKEN_TABLE_NAME"
+	EnvAuditTableName      = "AUDIT_TABLE_NAME"
+	EnvAuditRetentionDays  = "AUDIT_RETENTION_DAYS"
+	EnvLastUsedResolution  = "LAST_USED_RESOLUTION_SECONDS"
 	EnvAuthority           = "AUTHORITY"
 	EnvClientID            = "CLIENT_ID"
 	EnvAdminGroup          = "ADMIN_GROUP"
