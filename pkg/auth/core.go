@@ -66,8 +66,15 @@ type Options struct {
 	FreshTokens bool
 	// CacheSize bounds the cache; default 10,000 entries.
 	CacheSize int
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// LastUsed, if set, records when API tokens are used: after an
+	// allowed API-token decision (cache hit or not) at most once per
+	// LastUsedResolution per token in this process
+	// (LAST_USED_RESOLUTION_SECONDS). Nil or a zero resolution records
+	// nothing.
+	LastUsed           LastUsedWriter
+	LastUsedResolution time.Duration
+	Now                func() time.Time
+	Logger             *slog.Logger
 }
 
 // Core is the decision core. It is safe for concurrent use.
@@ -79,6 +86,7 @@ type Core struct {
 	now    func() time.Time
 	log    *slog.Logger
 	cache  *cache
+	used   *lastUsed // nil: use is not recorded
 }
 
 var _ Authenticator = (*Core)(nil)
@@ -99,6 +107,9 @@ func NewCore(o Options) *Core {
 		}
 		c.cache = newCache(o.CacheTTL, size)
 	}
+	if o.LastUsed != nil && o.LastUsedResolution > 0 {
+		c.used = newLastUsed(o.LastUsed, o.LastUsedResolution, c.log)
+	}
 	return c
 }
 
@@ -107,6 +118,7 @@ var (
 	errUnknown    = apierr.New(apierr.Unauthenticated, "unknown or revoked token").WithCode("unknown_token")
 	errLegacy     = apierr.New(apierr.Unauthenticated, "legacy tokens are no longer accepted: create a new token").WithCode("legacy_token")
 	errExpired    = apierr.New(apierr.Unauthenticated, "API token has expired: create a new token").WithCode("expired_token")
+	errDisabled   = apierr.New(apierr.Unauthenticated, "API token is disabled: ask its owner or an admin to enable it").WithCode("token_disabled")
 	errJWTExpired = apierr.New(apierr.Unauthenticated, "token has expired: sign in again").WithCode("expired_token")
 	errNoJWT      = apierr.New(apierr.Unauthenticated, "JWT authentication is not configured on this gateway: use an API token").WithCode("jwt_disabled")
 	errUserGroup  = apierr.New(apierr.Unauthenticated, "user is not in the group that may use this gateway: ask an administrator for access").WithCode("not_in_user_group")
@@ -255,7 +267,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	cached := c.cache != nil && !c.fresh
 	if cached {
 		if e, ok := c.cache.get(sum, now); ok {
-			return c.decide(e, now)
+			return c.used.note(ctx, sum, now)(c.decide(e, now))
 		}
 	}
 	t, err := c.tokens.GetByHash(ctx, hex.EncodeToString(sum[:]))
@@ -268,6 +280,8 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 		return Principal{}, apierr.Wrap(apierr.Unavailable, err, "token store unavailable").WithCode("store_unavailable")
 	case t.Legacy || t.UUID == "":
 		e = entry{err: errLegacy}
+	case t.Disabled:
+		e = entry{err: errDisabled}
 	default:
 		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID,
 			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem}
@@ -280,7 +294,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	if cached {
 		c.cache.put(sum, e, now)
 	}
-	return c.decide(e, now)
+	return c.used.note(ctx, sum, now)(c.decide(e, now))
 }
 
 // decide applies the expiry at the moment of use, so a cached positive
