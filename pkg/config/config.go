@@ -65,6 +65,11 @@ const (
 	// ten years is longer than any credential should live, and keeps every
 	// expiry computation far from overflow.
 	MaxTokenDaysLimit = 3650
+	// DefaultLastUsedResolution: a token's last use is recorded at most
+	// every five minutes per process, one small write per token in that
+	// time whatever the call rate.
+	DefaultLastUsedResolution    = 300 * time.Second
+	MaxLastUsedResolutionSeconds = 86400
 )
 
 // Values of MODEL_PERMISSIONS_DEFAULT: what a model that MODEL_PERMISSIONS
@@ -108,6 +113,10 @@ type Config struct {
 	JWTUsernameProperty string
 	DynamoDBEndpoint    string
 	LogLevel            string
+
+	// LastUsedResolution is how often, at most, one process records a
+	// token's last use (LAST_USED_RESOLUTION_SECONDS); 0 records nothing.
+	LastUsedResolution time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -154,6 +163,14 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.TokenCacheTTL = time.Duration(secs) * time.Second
+	lu, err := intVar(getenv, EnvLastUsedResolution, int(DefaultLastUsedResolution/time.Second), 0)
+	if err != nil {
+		return Config{}, err
+	}
+	if lu > MaxLastUsedResolutionSeconds {
+		return Config{}, fmt.Errorf("%s must be at most %d (a day), not %d", EnvLastUsedResolution, MaxLastUsedResolutionSeconds, lu)
+	}
+	c.LastUsedResolution = time.Duration(lu) * time.Second
 	ts, err := intVar(getenv, EnvServeTimeoutSeconds, int(DefaultServeTimeout/time.Second), 1)
 	if err != nil {
 		return Config{}, err

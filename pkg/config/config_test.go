@@ -109,3 +109,27 @@ func TestServeMode(t *testing.T) {
 		}
 	}
 }
+
+func TestLastUsedResolution(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 300 * time.Second, true}, {"0", 0, true}, {"60", time.Minute, true}, {"86400", 24 * time.Hour, true},
+		{"86401", 0, false}, {"-1", 0, false}, {"5m", 0, false},
+	} {
+		c, err := config.Load(func(k string) string {
+			if k == config.EnvLastUsedResolution {
+				return tc.v
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok || tc.ok && c.LastUsedResolution != tc.want {
+			t.Errorf("%s=%q: %v, %v; want %v, ok %v", config.EnvLastUsedResolution, tc.v, c.LastUsedResolution, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), config.EnvLastUsedResolution) {
+			t.Errorf("error does not name the variable: %v", err)
+		}
+	}
+}

@@ -111,14 +111,21 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads
 		}
 		jwtv = v
 	}
-	return auth.NewCore(auth.Options{
+	opts := auth.Options{
 		Tokens:      tokens,
 		JWT:         jwtv,
 		Groups:      cfg.Groups,
 		CacheTTL:    cfg.TokenCacheTTL,
 		FreshTokens: reads == FreshReads,
 		Logger:      logger,
-	}), nil
+	}
+	// The authorizer and the serve path record when tokens are used; the
+	// token functions' FreshCore does not (the authorizer has, for the
+	// same call).
+	if w, ok := tokens.(auth.LastUsedWriter); ok {
+		opts.LastUsed, opts.LastUsedResolution = w, cfg.LastUsedResolution
+	}
+	return auth.NewCore(opts), nil
 }
 
 var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
