@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/store"
 )
@@ -40,7 +42,7 @@ const (
 func (s *Service) event(ctx context.Context, caller auth.Principal, action, tokenID, owner string, changes ...store.Change) store.Event {
 	o := originOf(ctx)
 	return store.Event{
-		ID:        s.newID(),
+		ID:        eventID(),
 		Time:      s.now().UnixMilli(),
 		Action:    action,
 		Actor:     caller.Username,
@@ -51,6 +53,17 @@ func (s *Service) event(ctx context.Context, caller auth.Principal, action, toke
 		Username:  owner,
 		Changes:   changes,
 	}
+}
+
+// eventID is a version 7 UUID: time-ordered, and in creation order within
+// a process even in the same millisecond, so that events recorded at the
+// same time by one instance list in the order they happened.
+func eventID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString() // crypto/rand failed: unique still, unordered
+	}
+	return id.String()
 }
 
 // clip cuts s to at most n bytes, dropping a rune cut in two (and any
