@@ -262,3 +262,40 @@ func TestPattern(t *testing.T) {
 		t.Fatalf("Pattern = %q", secret.Pattern("gw2"))
 	}
 }
+
+// FuzzClassify: whatever the input, Classify does not panic, and what it
+// accepts as prefixed is exactly what the reference definition (decode the
+// body with math/big, recompute the checksum) accepts, and what Pattern
+// matches in full.
+func FuzzClassify(f *testing.F) {
+	fm := lisa(f)
+	good, _ := fm.Generate(bytes.NewReader(bytes.Repeat([]byte{7}, 32)))
+	for _, s := range []string{"", "lisa_", good, good[:len(good)-1], good + "0", "LISA" + good[4:], strings.Repeat("ab", 64), "aaa.bbb.ccc"} {
+		f.Add(s)
+	}
+	whole := regexp.MustCompile(`^` + secret.Pattern("lisa") + `$`)
+	max := new(big.Int).Lsh(big.NewInt(1), 256)
+	reference := func(s string) bool {
+		if !strings.HasPrefix(s, "lisa_") || len(s) != len("lisa_")+49 || strings.Trim(s[5:], alphabet) != "" {
+			return false
+		}
+		n := new(big.Int)
+		for _, c := range s[5 : 5+43] {
+			n.Mul(n, big.NewInt(62)).Add(n, big.NewInt(int64(strings.IndexRune(alphabet, c))))
+		}
+		head := s[:len(s)-6]
+		return n.Cmp(max) < 0 && base62(big.NewInt(int64(crc32.ChecksumIEEE([]byte(head)))), 6) == s[len(s)-6:]
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := fm.Classify(s)
+		if got, want := k == secret.PrefixedToken, reference(s); got != want {
+			t.Fatalf("%q: prefixed = %v, reference says %v", s, got, want)
+		}
+		if k == secret.PrefixedToken && !whole.MatchString(s) {
+			t.Fatalf("%q: prefixed but Pattern does not match it", s)
+		}
+		if (k == secret.HexToken) != secret.WellFormed(s) || secret.Hex.Classify(s) == secret.PrefixedToken {
+			t.Fatalf("%q: Classify = %v", s, k)
+		}
+	})
+}
