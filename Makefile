@@ -87,11 +87,12 @@ test-go: web ## Go tests against DynamoDB Local (started by the tests) and the c
 	@echo "==> go test (DynamoDB Local is installed and started by the tests)"
 	REQUIRE_DYNAMODB_LOCAL=1 REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
 
-fuzz: ## short fuzz runs of the decision core, the JWT verifier and the serve path's model check
+fuzz: ## short fuzz runs of the decision core, the JWT verifier, the serve path's model check and token classification
 	@echo "==> fuzz ($(FUZZTIME) each)"
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./pkg/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/oidc
 	$(GO) test -run '^$$' -fuzz '^FuzzModelCheck$$' -fuzztime $(FUZZTIME) ./pkg/serve
+	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME) ./pkg/secret
 
 # Built, then run, rather than `go run`: go run answers Ctrl-C with exit
 # status 1 even when the program stopped cleanly, and make would report that

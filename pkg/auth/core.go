@@ -75,11 +75,20 @@ type Options struct {
 	LastUsedResolution time.Duration
 	Now                func() time.Time
 	Logger             *slog.Logger
+
+	// TokenFormat says which API tokens are worth a read
+	// (secret.Format.Classify): hex tokens always, prefixed ones only with
+	// TokenFormat's prefix and a matching checksum. Every other credential
+	// that is not a JWT is refused as malformed_token without a read. The
+	// zero value is secret.Hex.
+	TokenFormat secret.Format
 }
 
 // Core is the decision core. It is safe for concurrent use.
 type Core struct {
 	fresh  bool
+	format secret.Format
+	errs   malformedErrs
 	tokens TokenReader
 	jwt    JWTVerifier
 	groups Groups
@@ -93,7 +102,12 @@ var _ Authenticator = (*Core)(nil)
 
 // NewCore returns a Core.
 func NewCore(o Options) *Core {
-	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger, fresh: o.FreshTokens}
+	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger, fresh: o.FreshTokens, format: o.TokenFormat}
+	general := msgMalformed
+	if c.format.IsPrefixed() {
+		general += " or a " + c.format.Prefix + "_ token"
+	}
+	c.errs = newMalformedErrs(general)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -132,32 +146,66 @@ const (
 	msgMalformed  = "not an API token: expected 128 lowercase hex characters"
 )
 
-var (
-	errMalformed       = apierr.New(apierr.Unauthenticated, msgMalformed).WithCode(codeMalformed)
-	errMalformedUUID   = apierr.New(apierr.Unauthenticated, msgMalformed+"; this is a token id (tokenUUID), not the token: the token is shown once, at creation").WithCode(codeMalformed)
-	errMalformedOpenAI = apierr.New(apierr.Unauthenticated, msgMalformed+"; this is an OpenAI-style key, not a token of this gateway").WithCode(codeMalformed)
-	errMalformedSpace  = apierr.New(apierr.Unauthenticated, msgMalformed+"; it contains whitespace").WithCode(codeMalformed)
-	errMalformedUpper  = apierr.New(apierr.Unauthenticated, msgMalformed+"; API tokens are lowercase").WithCode(codeMalformed)
-)
+// malformedErrs are a Core's refusals of malformed credentials that need
+// no numbers, built once: their general message names every format the
+// Core accepts.
+type malformedErrs struct {
+	general, uuid, openAI, space, upper *apierr.Error
+}
 
-// malformed says why cred, which is not secret.WellFormed, is not an API
-// token. Each hint is given only where it is certain from the shape alone;
-// anything else gets the general message. The checks are cheap and run
-// only on refusals.
-func malformed(cred string) error {
+func newMalformedErrs(general string) malformedErrs {
+	e := func(hint string) *apierr.Error {
+		return apierr.New(apierr.Unauthenticated, "%s%s", general, hint).WithCode(codeMalformed)
+	}
+	return malformedErrs{
+		general: e(""),
+		uuid:    e("; this is a token id (tokenUUID), not the token: the token is shown once, at creation"),
+		openAI:  e("; this is an OpenAI-style key, not a token of this gateway"),
+		space:   e("; it contains whitespace"),
+		upper:   e("; API tokens are lowercase"),
+	}
+}
+
+// malformed says why cred, which c.format classifies as secret.Malformed,
+// is not an API token. Each hint is given only where it is certain from
+// the shape alone; anything else gets the general message. The checks are
+// cheap and run only on refusals.
+func (c *Core) malformed(cred string) error {
+	general := c.errs.general.Message
+	if p := c.format.Prefix; p != "" {
+		// A credential that starts with this gateway's prefix was meant
+		// to be a prefixed token: say what is wrong with it as one.
+		switch err := secret.CheckPrefixed(cred, p); {
+		case err == secret.ErrPrefix:
+		case strings.ContainsFunc(cred, unicode.IsSpace):
+			return c.errs.space
+		case err == secret.ErrLength && len(cred) < c.format.Len():
+			return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", general, len(cred), c.format.Len()).WithCode(codeMalformed)
+		case err == secret.ErrLength:
+			return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", general, len(cred), c.format.Len()).WithCode(codeMalformed)
+		case err == secret.ErrChecksum:
+			return apierr.New(apierr.Unauthenticated, "%s; its checksum does not match: a character is mistyped or damaged", general).WithCode(codeMalformed)
+		default:
+			return apierr.New(apierr.Unauthenticated, "%s; it has characters a %s_ token cannot hold", general, p).WithCode(codeMalformed)
+		}
+		// Shaped like a prefixed token under another prefix.
+		if i := strings.IndexByte(cred, '_'); i > 0 && secret.ValidPrefix(cred[:i]) == nil && len(cred)-i-1 == secret.BodyLen+secret.CheckLen {
+			return apierr.New(apierr.Unauthenticated, "%s; its prefix is not %s_: a token of another gateway?", general, p).WithCode(codeMalformed)
+		}
+	}
 	switch {
 	case strings.HasPrefix(cred, "sk-"):
-		return errMalformedOpenAI
+		return c.errs.openAI
 	case isUUID(cred):
-		return errMalformedUUID
+		return c.errs.uuid
 	case strings.ContainsFunc(cred, unicode.IsSpace):
-		return errMalformedSpace
+		return c.errs.space
 	}
 	lower, upper := true, false
 	for i := 0; i < len(cred); i++ {
-		switch c := cred[i]; {
-		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
-		case 'A' <= c && c <= 'F':
+		switch ch := cred[i]; {
+		case '0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f':
+		case 'A' <= ch && ch <= 'F':
 			upper = true
 		default:
 			lower = false
@@ -165,15 +213,15 @@ func malformed(cred string) error {
 	}
 	switch {
 	case !lower:
-		return errMalformed
+		return c.errs.general
 	case len(cred) == secret.Len: // hex of the right length, so upper-case
-		return errMalformedUpper
+		return c.errs.upper
 	case len(cred) < secret.Len:
-		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", general, len(cred), secret.Len).WithCode(codeMalformed)
 	case upper:
-		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d, and API tokens are lowercase", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d, and API tokens are lowercase", general, len(cred), secret.Len).WithCode(codeMalformed)
 	default:
-		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", general, len(cred), secret.Len).WithCode(codeMalformed)
 	}
 }
 
@@ -257,10 +305,11 @@ func (c *Core) fromJWT(ctx context.Context, raw string) (Principal, error) {
 }
 
 func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error) {
-	// The shape check comes first: a truncated or whitespace-damaged token
-	// never costs a database read.
-	if !secret.WellFormed(cred) {
-		return Principal{}, malformed(cred)
+	// The shape check comes first: a truncated, whitespace-damaged or
+	// mistyped token (a prefixed token's checksum) never costs a database
+	// read.
+	if c.format.Classify(cred) == secret.Malformed {
+		return Principal{}, c.malformed(cred)
 	}
 	sum := secret.Sum(cred)
 	now := c.now()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/secret"
 )
 
 // Environment variable names.
@@ -85,6 +86,17 @@ const (
 	ServeModeContainer = "container" // HTTP server with streaming
 )
 
+// The API token format: TOKEN_FORMAT is TokenFormatHex (the default) or
+// TokenFormatPrefixed; TOKEN_PREFIX (DefaultTokenPrefix) starts prefixed
+// tokens and must satisfy secret.ValidPrefix, in either format.
+const (
+	EnvTokenFormat      = "TOKEN_FORMAT"
+	EnvTokenPrefix      = "TOKEN_PREFIX"
+	TokenFormatHex      = "hex"
+	TokenFormatPrefixed = "prefixed"
+	DefaultTokenPrefix  = "lisa"
+)
+
 // Config is the shared runtime configuration.
 type Config struct {
 	TableName                 string
@@ -117,6 +129,11 @@ type Config struct {
 	// LastUsedResolution is how often, at most, one process records a
 	// token's last use (LAST_USED_RESOLUTION_SECONDS); 0 records nothing.
 	LastUsedResolution time.Duration
+
+	// TokenFormat is what new API tokens look like (TokenFormat.Generate)
+	// and which tokens authenticate: secret.Hex, or with TOKEN_FORMAT
+	// prefixed, TOKEN_PREFIX's prefixed tokens beside hex ones.
+	TokenFormat secret.Format
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -203,6 +220,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.ServeDrain = time.Duration(ds) * time.Second
+	if c.TokenFormat, err = tokenFormat(getenv); err != nil {
+		return Config{}, err
+	}
 	if v := strings.TrimSpace(getenv(EnvServeAllowInsecure)); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -236,6 +256,27 @@ func (c Config) Require(names ...string) error {
 		}
 	}
 	return nil
+}
+
+// tokenFormat reads TOKEN_FORMAT and TOKEN_PREFIX. The prefix is checked
+// even for hex, so that a typo in it is found before it is switched on.
+func tokenFormat(getenv func(string) string) (secret.Format, error) {
+	prefix := strings.TrimSpace(getenv(EnvTokenPrefix))
+	if prefix == "" {
+		prefix = DefaultTokenPrefix
+	}
+	f, err := secret.Prefixed(prefix)
+	if err != nil {
+		return secret.Format{}, fmt.Errorf("%s: %w", EnvTokenPrefix, err)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvTokenFormat))); v {
+	case "", TokenFormatHex:
+		return secret.Hex, nil
+	case TokenFormatPrefixed:
+		return f, nil
+	default:
+		return secret.Format{}, fmt.Errorf("%s: %q must be %q or %q", EnvTokenFormat, v, TokenFormatHex, TokenFormatPrefixed)
+	}
 }
 
 func intVar(getenv func(string) string, name string, def, min int) (int, error) {

@@ -92,7 +92,8 @@ const (
 )
 
 // Core builds the decision core over any token reader (the local stack and
-// tests pass their own store).
+// tests pass their own store). It accepts the API tokens cfg.TokenFormat
+// names (TOKEN_FORMAT).
 func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads Reads, logger *slog.Logger) (*auth.Core, error) {
 	var jwtv auth.JWTVerifier
 	if cfg.Authority != "" {
@@ -118,6 +119,7 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads
 		CacheTTL:    cfg.TokenCacheTTL,
 		FreshTokens: reads == FreshReads,
 		Logger:      logger,
+		TokenFormat: cfg.TokenFormat,
 	}
 	// The authorizer and the serve path record when tokens are used; the
 	// token functions' FreshCore does not (the authorizer has, for the
@@ -132,9 +134,10 @@ var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
 
 // FreshCore is the decision core the token functions re-decide API-token
 // calls with: every decision one strongly consistent read, no JWTs (those
-// are taken from the authorizer context).
+// are taken from the authorizer context), the API tokens cfg.TokenFormat
+// names.
 func FreshCore(cfg config.Config, tokens auth.TokenReader, logger *slog.Logger) *auth.Core {
-	return auth.NewCore(auth.Options{Tokens: tokens, Groups: cfg.Groups, FreshTokens: true, Logger: logger})
+	return auth.NewCore(auth.Options{Tokens: tokens, Groups: cfg.Groups, FreshTokens: true, Logger: logger, TokenFormat: cfg.TokenFormat})
 }
 
 // Start is the common start of the authorizer and serve mains: the
