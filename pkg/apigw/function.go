@@ -56,5 +56,6 @@ func ServiceConfig(cfg config.Config) tokensvc.Config {
 		MaxTokenDays:     cfg.MaxTokenDays,
 		AllowUserManaged: cfg.AllowUserManaged,
 		SettingsTTL:      cfg.TokenCacheTTL,
+		TokenFormat:      cfg.TokenFormat,
 	}
 }

@@ -182,7 +182,7 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 			}
 		}
 	}
-	plain, err := secret.Generate(s.rand)
+	plain, err := s.cfg.TokenFormat.Generate(s.rand)
 	if err != nil {
 		return Rotated{}, apierr.Wrap(apierr.Internal, err, "generate token")
 	}

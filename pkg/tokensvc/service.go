@@ -38,6 +38,9 @@ type Config struct {
 	// within which a change made through PUT /settings takes effect on
 	// every instance. 0 reads them for every self-service create.
 	SettingsTTL time.Duration
+	// TokenFormat is what new tokens look like (TOKEN_FORMAT,
+	// TOKEN_PREFIX); the zero value is secret.Hex.
+	TokenFormat secret.Format
 }
 
 // Service implements the token management API.
@@ -216,7 +219,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	if err != nil {
 		return Created{}, err
 	}
-	plain, err := secret.Generate(s.rand)
+	plain, err := s.cfg.TokenFormat.Generate(s.rand)
 	if err != nil {
 		return Created{}, apierr.Wrap(apierr.Internal, err, "generate token")
 	}
