@@ -17,6 +17,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/routes"
+	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 
@@ -47,13 +48,13 @@ const (
 	maxAuditRetentionDays         = 3650 // ten years, as config.MaxTokenDaysLimit
 	defaultLastUsedResolution     = 300
 	maxLastUsedResolution         = 86400
-	defaultTokenPrefix            = "lisa"
+	defaultTokenPrefix            = config.DefaultTokenPrefix
 )
 
 // Values of apiTokens.tokenFormat (TOKEN_FORMAT).
 const (
-	TokenFormatHex      = "hex"      // 128 lowercase hex characters (the default)
-	TokenFormatPrefixed = "prefixed" // <tokenPrefix>_ + base62 secret + checksum
+	TokenFormatHex      = config.TokenFormatHex      // 128 lowercase hex characters (the default)
+	TokenFormatPrefixed = config.TokenFormatPrefixed // <tokenPrefix>_ + base62 secret + checksum
 )
 
 // Config is config-custom.yaml. The first keys are the ones LISA deployments
@@ -511,15 +512,13 @@ func (sc *ServeContainer) applyDefaults() {
 }
 
 var (
-	nameRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,62}$`)
-	stageRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	accountRE  = regexp.MustCompile(`^\d{12}$`)
-	roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	arnRE      = regexp.MustCompile(`^arn:aws[a-z-]*:`)
-	// tokenPrefixRE is what the token code accepts as TOKEN_PREFIX.
-	tokenPrefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{1,15}$`)
-	logLevelSet   = map[string]bool{"": true, "debug": true, "info": true, "warn": true, "error": true}
+	nameRE      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,62}$`)
+	stageRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountRE   = regexp.MustCompile(`^\d{12}$`)
+	roleNameRE  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	arnRE       = regexp.MustCompile(`^arn:aws[a-z-]*:`)
+	logLevelSet = map[string]bool{"": true, "debug": true, "info": true, "warn": true, "error": true}
 )
 
 // validate reports every problem, each naming its key.
@@ -611,7 +610,7 @@ func (c *Config) validate() error {
 			bad("apiTokens.tokenPrefix", "applies only to apiTokens.tokenFormat: %s (apiTokens.tokenFormat is %s)", TokenFormatPrefixed, t.TokenFormat)
 		}
 	case TokenFormatPrefixed:
-		if !tokenPrefixRE.MatchString(t.TokenPrefix) {
+		if secret.ValidPrefix(t.TokenPrefix) != nil {
 			bad("apiTokens.tokenPrefix", "%q must be a lowercase letter followed by 1 to 15 lowercase letters or digits", t.TokenPrefix)
 		}
 	default:

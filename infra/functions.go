@@ -20,11 +20,10 @@ import (
 	"github.com/llmgw/apitokens/pkg/schema"
 )
 
-// Environment variables of the token format, which pkg/config does not
-// spell yet; the names are the ones the lifecycle API defines.
+// Environment variables of the token format.
 const (
-	envTokenFormat = "TOKEN_FORMAT"
-	envTokenPrefix = "TOKEN_PREFIX"
+	envTokenFormat = config.EnvTokenFormat
+	envTokenPrefix = config.EnvTokenPrefix
 )
 
 // DynamoDB actions of the token functions that share ApiTokensApiRole
