@@ -181,4 +181,3 @@ func (s *Store) openEventCursor(str string, listing []byte) (eventCursor, error)
 	}
 	return c, nil
 }
-
