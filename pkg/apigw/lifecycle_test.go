@@ -44,7 +44,7 @@ func runLifecycle(t *testing.T, b backend) {
 		if g.str("name") != "ci" || g.num("tokenExpiration") != exp {
 			t.Fatalf("get after patch: %s", g.raw)
 		}
-		evs := events(t, e, alice, id)
+		evs := tokenEvents(t, e, alice, id)
 		if len(evs) != 2 || evs[0]["action"] != "update" || evs[1]["action"] != "create" {
 			t.Fatalf("events: %v", evs)
 		}
@@ -57,7 +57,7 @@ func runLifecycle(t *testing.T, b backend) {
 		}
 		// A patch that changes nothing records nothing.
 		e.want(e.do(alice, "PATCH", "/api-tokens/"+id, `{"name":"ci"}`), 200, "")
-		if n := len(events(t, e, alice, id)); n != 2 {
+		if n := len(tokenEvents(t, e, alice, id)); n != 2 {
 			t.Errorf("%d events after a patch that changed nothing, want 2", n)
 		}
 	})
@@ -66,7 +66,7 @@ func runLifecycle(t *testing.T, b backend) {
 		e := newEnvFor(t)
 		id := own(e, alice).str("tokenUUID")
 		legacy := "legacy-value-" + strings.Repeat("b", 20)
-		if err := putLegacy(t, e.st)(context.Background(), legacy, 0); err != nil {
+		if err := putLegacy(t, e.st).PutLegacy(context.Background(), legacy, 0); err != nil {
 			t.Fatal(err)
 		}
 		before := e.snapshot()
@@ -99,7 +99,7 @@ func runLifecycle(t *testing.T, b backend) {
 			}
 		}
 		assertUnchanged(t, e, before)
-		if n := len(events(t, e, alice, id)); n != 1 {
+		if n := len(tokenEvents(t, e, alice, id)); n != 1 {
 			t.Errorf("%d events after refused patches, want 1 (the create)", n)
 		}
 	})
@@ -143,7 +143,7 @@ func runLifecycle(t *testing.T, b backend) {
 			t.Fatalf("enabled view: %s", r.raw)
 		}
 		actions := []string{}
-		for _, ev := range events(t, e, admin, id) {
+		for _, ev := range tokenEvents(t, e, admin, id) {
 			actions = append(actions, ev["action"].(string))
 		}
 		if got := strings.Join(actions, ","); got != "enable,disable,enable,disable,create" {
@@ -167,7 +167,7 @@ func runLifecycle(t *testing.T, b backend) {
 		tok := c.str("token")
 		e.want(e.withToken(tok, "PATCH", "/api-tokens/"+other, `{"expiresIn":"30d"}`), 400, "after the expiry of the API token")
 		e.want(e.withToken(tok, "PATCH", "/api-tokens/"+other, `{"expiresIn":"1d"}`), 200, "")
-		ev := events(t, e, admin, other)[0]
+		ev := tokenEvents(t, e, admin, other)[0]
 		if ev["authType"] != c.str("tokenUUID") || ev["actor"] != "ci-bot" {
 			t.Errorf("event of a change made with a token: %v", ev)
 		}
@@ -209,11 +209,11 @@ func runLifecycle(t *testing.T, b backend) {
 		e.want(e.do(alice, "DELETE", "/api-tokens/"+newID, ""), 200, "")
 		own(e, alice)
 
-		evs := events(t, e, admin, oldID)
+		evs := tokenEvents(t, e, admin, oldID)
 		if evs[len(evs)-1]["action"] != "create" || !hasAction(evs, "rotate") {
 			t.Errorf("old token's history: %v", evs)
 		}
-		if nev := events(t, e, admin, newID); !hasAction(nev, "create") || !strings.Contains(fmt.Sprint(nev), oldID) {
+		if nev := tokenEvents(t, e, admin, newID); !hasAction(nev, "create") || !strings.Contains(fmt.Sprint(nev), oldID) {
 			t.Errorf("new token's history does not name the old one: %v", nev)
 		}
 	})
@@ -234,7 +234,7 @@ func runLifecycle(t *testing.T, b backend) {
 		e := newEnvFor(t)
 		id := own(e, alice).str("tokenUUID")
 		legacy := "legacy-value-" + strings.Repeat("c", 20)
-		if err := putLegacy(t, e.st)(context.Background(), legacy, 0); err != nil {
+		if err := putLegacy(t, e.st).PutLegacy(context.Background(), legacy, 0); err != nil {
 			t.Fatal(err)
 		}
 		before := e.snapshot()
@@ -293,7 +293,7 @@ func runLifecycle(t *testing.T, b backend) {
 		if l := listAll(t, e, alice, ""); len(l) != 2 {
 			t.Fatalf("alice holds %d tokens after the rotations, want 2 (old and new)", len(l))
 		}
-		if c := countAction(events(t, e, admin, id), "rotate"); c != 1 {
+		if c := countAction(tokenEvents(t, e, admin, id), "rotate"); c != 1 {
 			t.Errorf("%d rotate events, want 1", c)
 		}
 	})
@@ -318,7 +318,7 @@ func runLifecycle(t *testing.T, b backend) {
 				t.Errorf("a concurrent patch answered %d", s)
 			}
 		}
-		if got := countAction(events(t, e, alice, id), "update"); got != ok {
+		if got := countAction(tokenEvents(t, e, alice, id), "update"); got != ok {
 			t.Fatalf("%d update events for %d answered changes", got, ok)
 		}
 	})
@@ -349,12 +349,12 @@ func runLifecycle(t *testing.T, b backend) {
 			t.Fatalf("second revoke: %s", r.raw)
 		}
 		e.want(e.withToken(bobs.str("token"), "GET", "/api-tokens/", ""), 200, "")
-		ev := events(t, e, admin, mine.str("tokenUUID"))[0]
+		ev := tokenEvents(t, e, admin, mine.str("tokenUUID"))[0]
 		if ev["action"] != "revoke_user" || ev["actor"] != "admin" {
 			t.Errorf("revoke event: %v", ev)
 		}
 		// The owner still reads the history of a token that is gone.
-		if evs := events(t, e, alice, mine.str("tokenUUID")); len(evs) != 2 {
+		if evs := tokenEvents(t, e, alice, mine.str("tokenUUID")); len(evs) != 2 {
 			t.Errorf("owner's history of a revoked token: %v", evs)
 		}
 	})
@@ -368,7 +368,7 @@ func runLifecycle(t *testing.T, b backend) {
 		e.want(e.do(alice, "GET", "/api-tokens/"+id+"/events?limit=0", ""), 400, "limit")
 		e.want(e.do(alice, "GET", "/api-tokens/"+id+"/events?nextToken=forged", ""), 400, "nextToken")
 		// Left the API group: still reads its own token's history.
-		if evs := events(t, e, principal("alice", "lisa-users"), id); len(evs) != 1 {
+		if evs := tokenEvents(t, e, principal("alice", "lisa-users"), id); len(evs) != 1 {
 			t.Errorf("history for an owner outside the API group: %v", evs)
 		}
 		e.want(e.do(alice, "GET", "/api-token-events", ""), 403, "admin")
@@ -496,8 +496,8 @@ func putLegacy(t *testing.T, st store.Store) storetest.LegacyInserter {
 	return li
 }
 
-// events reads a token's whole history as caller, failing on an error.
-func events(t *testing.T, e *env, caller auth.Principal, id string) []map[string]any {
+// tokenEvents reads a token's whole history as caller, failing on an error.
+func tokenEvents(t *testing.T, e *env, caller auth.Principal, id string) []map[string]any {
 	t.Helper()
 	r := e.do(caller, "GET", "/api-tokens/"+id+"/events?limit=1000", "")
 	e.want(r, 200, "")

@@ -62,6 +62,10 @@ const (
 	DefaultServeTimeout      = 120 * time.Second
 	DefaultPort              = 8080
 	DefaultServeDrain        = 30 * time.Second
+	// DefaultAuditRetentionDays is how long audit events are kept
+	// (AUDIT_RETENTION_DAYS); MaxAuditRetentionDays bounds it.
+	DefaultAuditRetentionDays = 365
+	MaxAuditRetentionDays     = 3650
 	// MaxTokenDaysLimit bounds MAX_TOKEN_DAYS (and so DEFAULT_TOKEN_DAYS):
 	// ten years is longer than any credential should live, and keeps every
 	// expiry computation far from overflow.
@@ -99,7 +103,13 @@ const (
 
 // Config is the shared runtime configuration.
 type Config struct {
-	TableName                 string
+	TableName string
+	// AuditTableName is the audit table (AUDIT_TABLE_NAME). Without it the
+	// store refuses every change that records audit events.
+	AuditTableName string
+	// AuditRetention is how long audit events are kept (their TTL):
+	// AUDIT_RETENTION_DAYS, 1..3650 days, default 365.
+	AuditRetention            time.Duration
 	Authority                 string
 	ClientID                  string
 	Groups                    auth.Groups
@@ -140,7 +150,8 @@ type Config struct {
 // tests). It reports every unusable value by its variable name.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName: strings.TrimSpace(getenv(EnvTableName)),
+		TableName:      strings.TrimSpace(getenv(EnvTableName)),
+		AuditTableName: strings.TrimSpace(getenv(EnvAuditTableName)),
 		// AUTHORITY is compared with the tokens' "iss" exactly, so it is
 		// kept as given: some issuers' identifiers end in "/".
 		Authority: strings.TrimSpace(getenv(EnvAuthority)),
@@ -175,6 +186,14 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DefaultTokenDays > c.MaxTokenDays {
 		return Config{}, fmt.Errorf("%s (%d) exceeds %s (%d)", EnvDefaultTokenDays, c.DefaultTokenDays, EnvMaxTokenDays, c.MaxTokenDays)
 	}
+	days, err := intVar(getenv, EnvAuditRetentionDays, DefaultAuditRetentionDays, 1)
+	if err != nil {
+		return Config{}, err
+	}
+	if days > MaxAuditRetentionDays {
+		return Config{}, fmt.Errorf("%s: %d is more than %d days (ten years)", EnvAuditRetentionDays, days, MaxAuditRetentionDays)
+	}
+	c.AuditRetention = time.Duration(days) * 24 * time.Hour
 	secs, err := intVar(getenv, EnvTokenCacheSeconds, int(DefaultTokenCache/time.Second), 0)
 	if err != nil {
 		return Config{}, err
@@ -245,6 +264,7 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) Require(names ...string) error {
 	vals := map[string]string{
 		EnvTableName:        c.TableName,
+		EnvAuditTableName:   c.AuditTableName,
 		EnvAuthority:        c.Authority,
 		EnvClientID:         c.ClientID,
 		EnvAdminGroup:       c.Groups.Admin,

@@ -50,7 +50,10 @@ func DynamoDB(ctx context.Context, cfg config.Config) (*dynamodb.Client, error) 
 	}), nil
 }
 
-// Store returns the DynamoDB token store named by TOKEN_TABLE_NAME.
+// Store returns the DynamoDB token store named by TOKEN_TABLE_NAME, with
+// its audit trail in AUDIT_TABLE_NAME kept for AUDIT_RETENTION_DAYS. The
+// audit table is not required here: the authorizer and serve only read
+// tokens; a store without it refuses every change that records events.
 func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
 	if err := cfg.Require(config.EnvTableName); err != nil {
 		return nil, err
@@ -59,7 +62,11 @@ func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dynamostore.New(client, cfg.TableName), nil
+	var opts []dynamostore.Option
+	if cfg.AuditTableName != "" {
+		opts = append(opts, dynamostore.WithAudit(cfg.AuditTableName, cfg.AuditRetention))
+	}
+	return dynamostore.New(client, cfg.TableName, opts...), nil
 }
 
 // Authenticator builds the decision core: API tokens from the DynamoDB
