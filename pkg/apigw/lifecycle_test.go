@@ -220,7 +220,7 @@ func runLifecycle(t *testing.T, b backend) {
 
 	t.Run("rotate with no grace period", func(t *testing.T) {
 		e := newEnvFor(t)
-		c := e.create(admin, "ci", `{"name":"ci","isSystemToken":true}`)
+		c := e.create(admin, "ci", `{"name":"ci","isSystemToken":true,"groups":["lisa-api-users"]}`)
 		r := e.do(admin, "POST", "/api-tokens/"+c.str("tokenUUID")+"/rotate", `{"gracePeriod":"0s"}`)
 		e.want(r, 201, "")
 		if r.body["isSystemToken"] != true {
@@ -326,7 +326,7 @@ func runLifecycle(t *testing.T, b backend) {
 	t.Run("revoke every token of a user", func(t *testing.T) {
 		e := newEnvFor(t)
 		mine := own(e, alice)
-		sys := e.create(admin, "alice", `{"name":"alice-ci","isSystemToken":true}`)
+		sys := e.create(admin, "alice", `{"name":"alice-ci","isSystemToken":true,"groups":["lisa-api-users"]}`)
 		bobs := own(e, bob)
 		e.want(e.do(alice, "DELETE", "/api-tokens/?username=bob", ""), 403, "admin")
 		e.want(e.do(admin, "DELETE", "/api-tokens/", ""), 400, "username")

@@ -383,6 +383,10 @@ func (s *Service) Events(ctx context.Context, caller auth.Principal, req EventsR
 	}
 	if to != 0 {
 		q.To = to*1000 + 999
+	} else {
+		// Up to now by this service's clock (with a minute for other
+		// instances' clocks): the store walks the trail back from here.
+		q.To = s.now().Add(time.Minute).UnixMilli()
 	}
 	return s.events(ctx, q)
 }

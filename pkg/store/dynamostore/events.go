@@ -119,12 +119,15 @@ func (s *Store) eventPlan(q store.EventQuery, now time.Time) eventPlan {
 	case q.Actor != "":
 		return eventPlan{index: schema.IndexEventActor, pk: schema.AttrEventActor, parts: []string{q.Actor}}
 	}
-	// A day of slack each way: clocks differ, and TTL deletes lazily.
+	// From To (or now, with a day of slack: clocks differ) back at most
+	// the retention and a day (TTL deletes lazily): no older event can
+	// exist, so the months read stay about a year's worth whatever the
+	// bounds asked for.
 	hi := now.Add(24 * time.Hour).UnixMilli()
-	if q.To > 0 && q.To < hi {
+	if q.To > 0 {
 		hi = q.To
 	}
-	lo := now.Add(-s.retention - 24*time.Hour).UnixMilli()
+	lo := hi - (s.retention + 48*time.Hour).Milliseconds()
 	if q.From > lo {
 		lo = q.From
 	}
