@@ -11,6 +11,7 @@ import Input from "@cloudscape-design/components/input";
 import Modal from "@cloudscape-design/components/modal";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import { errorMessage, type RevokeUserResult } from "../lib/api";
+import { deleteNotice } from "../messages";
 
 export interface RevokeUserTokensModalProps {
   visible: boolean;
@@ -25,7 +26,7 @@ export function revokedText(n: number, username: string): string {
   return `Revoked ${n} ${n === 1 ? "token" : "tokens"} of ${username}.`;
 }
 
-export default function RevokeUserTokensModal({ visible, onCancel, revoke, onRevoked, revocationSeconds = 10 }: RevokeUserTokensModalProps) {
+export default function RevokeUserTokensModal({ visible, onCancel, revoke, onRevoked, revocationSeconds }: RevokeUserTokensModalProps) {
   const [username, setUsername] = useState("");
   const [includeSystem, setIncludeSystem] = useState(false);
   const [confirmText, setConfirmText] = useState("");
@@ -83,8 +84,7 @@ export default function RevokeUserTokensModal({ visible, onCancel, revoke, onRev
       <form onSubmit={(e) => e.preventDefault()}>
         <SpaceBetween size="l">
           <Alert type="warning">
-            Every token of the user is deleted; this cannot be undone. Access ends within {revocationSeconds}{" "}
-            {revocationSeconds === 1 ? "second" : "seconds"} on model calls and at once on the token API.
+            Every token of the user is deleted; this cannot be undone. {deleteNotice(revocationSeconds)}
           </Alert>
           <FormField label="Username" description="The user whose tokens are revoked.">
             <Input value={username} onChange={({ detail }) => setUsername(detail.value)} autoComplete={false} spellcheck={false} />

@@ -184,7 +184,9 @@ const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, tim
         sortingComparator: (a: TokenRow, b: TokenRow) => rankedRef.current[c.id](a, b),
         isRowHeader: c.id === "name",
         // Dates and ids are shown in full.
-        minWidth: c.id === "created" || c.id === "expires" ? 190 : c.id === "tokenUUID" ? 320 : c.id === "status" ? 200 : undefined,
+        minWidth: c.id === "created" || c.id === "expires" ? 190 : c.id === "tokenUUID" ? 320 : undefined,
+        // "Rotated (grace period)" and "5 minutes ago" in full.
+        width: c.id === "status" ? 220 : c.id === "lastUsed" ? 160 : undefined,
       })),
     [timeZone],
   );
