@@ -173,6 +173,25 @@ func runLifecycle(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("no new secret or longer life for groups the caller lacks", func(t *testing.T) {
+		e := newEnvFor(t)
+		sys := e.create(admin, "alice", `{"name":"deploy","isSystemToken":true,"groups":["lisa-api-users","prod-deployers"]}`)
+		id := sys.str("tokenUUID")
+		before := e.snapshot()
+		e.want(e.do(alice, "POST", "/api-tokens/"+id+"/rotate", ``), 400, "prod-deployers")
+		e.want(e.do(alice, "PATCH", "/api-tokens/"+id, `{"expiresIn":"200d"}`), 400, "prod-deployers")
+		assertUnchanged(t, e, before)
+		// Renaming and disabling grant nothing: the owner may.
+		e.want(e.do(alice, "PATCH", "/api-tokens/"+id, `{"name":"deploy (alice)"}`), 200, "")
+		e.want(e.do(alice, "PATCH", "/api-tokens/"+id, `{"disabled":true}`), 200, "")
+		e.want(e.do(admin, "PATCH", "/api-tokens/"+id, `{"disabled":false}`), 200, "")
+		// A token with those groups cannot either, even an admin's.
+		adminTok := e.create(admin, "ops", `{"name":"ops","isSystemToken":true,"groups":["lisa-admins"]}`).str("token")
+		e.want(e.withToken(adminTok, "POST", "/api-tokens/"+id+"/rotate", ``), 400, "which you do not")
+		// An admin, signed in, can.
+		e.want(e.do(admin, "POST", "/api-tokens/"+id+"/rotate", ``), 201, "")
+	})
+
 	t.Run("rotate with a grace period", func(t *testing.T) {
 		e := newEnvFor(t)
 		c := own(e, alice)

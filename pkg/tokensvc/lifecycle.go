@@ -73,6 +73,9 @@ func (s *Service) Patch(ctx context.Context, caller auth.Principal, id string, r
 		if t.RotatedTo != "" {
 			return View{}, apierr.New(apierr.Invalid, "this token was rotated: it works until %d and its expiry cannot be changed (change the new token %s instead)", t.Expiration, t.RotatedTo).WithCode("token_rotated")
 		}
+		if g, ok := outranks(caller, t.Groups); ok {
+			return View{}, apierr.New(apierr.Invalid, "this token holds group %q, which you do not: only an admin signed in can change its expiry", g).WithCode("group_not_held")
+		}
 		var ceiling int64
 		if caller.AuthType == auth.AuthAPIToken {
 			ceiling = caller.ExpiresAt
@@ -172,15 +175,11 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 	case now.Unix() >= t.Expiration:
 		return Rotated{}, apierr.New(apierr.Invalid, "an expired token cannot be rotated: create a new one").WithCode("token_expired")
 	}
-	if caller.AuthType == auth.AuthAPIToken {
-		if t.Expiration > caller.ExpiresAt {
-			return Rotated{}, apierr.New(apierr.Invalid, "this token expires after the API token making this request (%d): a token cannot make one that outlives it (sign in to rotate it)", caller.ExpiresAt).WithCode("outlives_creator")
-		}
-		for _, g := range t.Groups {
-			if !slices.Contains(caller.Groups, g) {
-				return Rotated{}, apierr.New(apierr.Invalid, "group %q is not held by the API token making this request: sign in to rotate this token", g).WithCode("group_not_held")
-			}
-		}
+	if caller.AuthType == auth.AuthAPIToken && t.Expiration > caller.ExpiresAt {
+		return Rotated{}, apierr.New(apierr.Invalid, "this token expires after the API token making this request (%d): a token cannot make one that outlives it (sign in to rotate it)", caller.ExpiresAt).WithCode("outlives_creator")
+	}
+	if g, ok := outranks(caller, t.Groups); ok {
+		return Rotated{}, apierr.New(apierr.Invalid, "this token holds group %q, which you do not: a rotation would hand you a new secret with it (an admin, signed in, can rotate it)", g).WithCode("group_not_held")
 	}
 	plain, err := s.cfg.TokenFormat.Generate(s.rand)
 	if err != nil {
@@ -224,6 +223,25 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 		},
 		PreviousTokenExpiration: retired.Expiration,
 	}, nil
+}
+
+// outranks reports the first of groups that caller does not hold, when
+// caller's own groups bound what it may mint or prolong: for every caller
+// that authenticated with an API token, and for every non-admin. A new
+// secret or a longer life for a token is as good as a new token, and no
+// token may out-rank the credential that acts on it (an owner whose groups
+// shrank since, or a system token an admin gave more groups, stays as it
+// is until an admin acts).
+func outranks(caller auth.Principal, groups []string) (string, bool) {
+	if caller.IsAdmin && caller.AuthType != auth.AuthAPIToken {
+		return "", false
+	}
+	for _, g := range groups {
+		if !slices.Contains(caller.Groups, g) {
+			return g, true
+		}
+	}
+	return "", false
 }
 
 // RevokeRequest selects the tokens of DELETE /api-tokens/?username=.
