@@ -570,7 +570,8 @@ func (r *report) figure9() {
 	r.p("at one second (far more often than anyone needs, so that the writes show in a short window) and at the default")
 	r.p("(`300`). *Writes/call* are the `UpdateItem` calls that set `lastUsedAt` per call in the window, *reads/call* every")
 	r.p("other DynamoDB call, counted by `dynamotest.Counting`. With the default the window sees no write at all: each")
-	r.p("token's one write in five minutes happened in the warm-up.")
+	r.p("token's one write in five minutes happened in the warm-up. At concurrency 1 the one worker uses one token, so a")
+	r.p("write a second is one in about as many calls as a second holds; at 32 each worker has its own token.")
 	if !r.s.Has(fmt.Sprintf(nameLastUsed, 0, 1)) {
 		r.p("")
 		r.p("Not measured in this run: `BenchmarkLastUsed` did not run.")
