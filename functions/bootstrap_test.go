@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/lambdaemu"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dltest.Main(m)) }
@@ -53,7 +55,7 @@ func TestBootstrapBinaries(t *testing.T) {
 	defer upSrv.Close()
 
 	env := map[string]string{
-		config.EnvTableName: table, config.EnvDynamoDBEndpoint: dltest.Endpoint(t),
+		config.EnvTableName: table, config.EnvAuditTableName: dynamotest.AuditTable(table), config.EnvDynamoDBEndpoint: dltest.Endpoint(t),
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		config.EnvAdminGroup: "lisa-admins", config.EnvUserGroup: "lisa-users", config.EnvAPIGroup: "lisa-api-users",
 		config.EnvAuthority: issuer.URL(), config.EnvClientID: "lisa-local", config.EnvJWTGroupsProperty: "groups",
@@ -117,6 +119,47 @@ func TestBootstrapBinaries(t *testing.T) {
 	})
 	t.Run("delete", func(t *testing.T) {
 		proxy(t, invoke(t, start(t, "./delete"), fixture(t, "delete/testdata/delete-missing.json")), 404)
+	})
+	t.Run("update", func(t *testing.T) {
+		proxy(t, invoke(t, start(t, "./update"), fixture(t, "update/testdata/patch-missing.json")), 404)
+	})
+	t.Run("rotate", func(t *testing.T) {
+		proxy(t, invoke(t, start(t, "./rotate"), fixture(t, "rotate/testdata/rotate-missing.json")), 404)
+	})
+	t.Run("events", func(t *testing.T) {
+		// The create above wrote its audit item in the same transaction
+		// as the token: the trail shows it, with where it came from.
+		body := proxy(t, invoke(t, start(t, "./events"), fixture(t, "events/testdata/admin-events.json")), 200)
+		evs, _ := body["events"].([]any)
+		if len(evs) != 1 {
+			t.Fatalf("events answered %v", body)
+		}
+		ev, _ := evs[0].(map[string]any)
+		if ev["action"] != "create" || ev["actor"] != "admin" || ev["username"] != "fixture-user" || ev["sourceIp"] != "203.0.113.10" {
+			t.Fatalf("the create's audit event: %v", ev)
+		}
+	})
+	t.Run("audit table required", func(t *testing.T) {
+		// A token function that records changes does not start without
+		// the audit table: it would refuse every change.
+		bin := lambdaemu.Build(t, "./update")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		noAudit := maps.Clone(env)
+		delete(noAudit, config.EnvAuditTableName)
+		fn, err := lambdaemu.Start(ctx, lambdaemu.Options{Path: bin, Env: noAudit})
+		if err == nil {
+			defer fn.Close()
+			res, ierr := fn.Invoke(ctx, fixture(t, "update/testdata/patch-missing.json"))
+			if ierr == nil && res.Err == nil {
+				t.Fatalf("update without %s answered %s", config.EnvAuditTableName, res.Payload)
+			}
+			if ierr == nil && !strings.Contains(res.Err.Message, config.EnvAuditTableName) {
+				t.Fatalf("init error does not name %s: %+v", config.EnvAuditTableName, res.Err)
+			}
+		} else if !strings.Contains(err.Error(), config.EnvAuditTableName) {
+			t.Fatalf("start error does not name %s: %v", config.EnvAuditTableName, err)
+		}
 	})
 	t.Run("settings", func(t *testing.T) {
 		fn := start(t, "./settings")

@@ -17,11 +17,16 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/routes"
+	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/serve"
 )
 
 // functionNames are the keys of the functions section.
-var functionNames = []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings, routes.FnAuthorizer, routes.FnServe}
+// Every name is a Lambda function built as <build dir>/<name>/bootstrap.
+var functionNames = []string{
+	routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings,
+	routes.FnUpdate, routes.FnRotate, routes.FnEvents, routes.FnAuthorizer, routes.FnServe,
+}
 
 // ConfigFileName is the deployment configuration read from the repository
 // root (git-ignored; config-custom.example.yaml is the documented template).
@@ -39,6 +44,17 @@ const (
 	maxLambdaTimeoutSeconds       = 900
 	maxAuthorizerCacheSeconds     = 3600
 	maxModelPermissionsJSONLength = 2048 // Lambda allows 4 KB of environment in total
+	defaultAuditRetentionDays     = 365
+	maxAuditRetentionDays         = 3650 // ten years, as config.MaxTokenDaysLimit
+	defaultLastUsedResolution     = 300
+	maxLastUsedResolution         = 86400
+	defaultTokenPrefix            = config.DefaultTokenPrefix
+)
+
+// Values of apiTokens.tokenFormat (TOKEN_FORMAT).
+const (
+	TokenFormatHex      = config.TokenFormatHex      // 128 lowercase hex characters (the default)
+	TokenFormatPrefixed = config.TokenFormatPrefixed // <tokenPrefix>_ + base62 secret + checksum
 )
 
 // Config is config-custom.yaml. The first keys are the ones LISA deployments
@@ -109,6 +125,18 @@ type APITokens struct {
 	// role (needed for stage logging), a setting shared by every API in the
 	// account and region; off by default, so a stack never takes it over.
 	CreateCloudWatchRole *bool `yaml:"createCloudWatchRole"`
+	// AuditRetentionDays is how long an audit event is kept: the audit
+	// table's TTL expires it that many days after the change.
+	AuditRetentionDays *int `yaml:"auditRetentionDays"`
+	// LastUsedResolutionSeconds is how often, at most, the authorizer and
+	// serve write a token's lastUsedAt; 0 never writes it.
+	LastUsedResolutionSeconds *int `yaml:"lastUsedResolutionSeconds"`
+	// TokenFormat is the format of new tokens: TokenFormatHex or
+	// TokenFormatPrefixed (then both formats authenticate).
+	TokenFormat string `yaml:"tokenFormat"`
+	// TokenPrefix starts every prefixed token ("lisa_..."); it applies
+	// only with TokenFormatPrefixed.
+	TokenPrefix string `yaml:"tokenPrefix"`
 }
 
 // Throttling is the API Gateway stage throttle.
@@ -401,6 +429,18 @@ func (c *Config) applyDefaults() {
 	if t.CreateCloudWatchRole == nil {
 		t.CreateCloudWatchRole = ptr(false)
 	}
+	if t.AuditRetentionDays == nil {
+		t.AuditRetentionDays = ptr(defaultAuditRetentionDays)
+	}
+	if t.LastUsedResolutionSeconds == nil {
+		t.LastUsedResolutionSeconds = ptr(defaultLastUsedResolution)
+	}
+	if t.TokenFormat == "" {
+		t.TokenFormat = TokenFormatHex
+	}
+	if t.TokenPrefix == "" && t.TokenFormat == TokenFormatPrefixed {
+		t.TokenPrefix = defaultTokenPrefix
+	}
 	if t.Throttling.RateLimit == 0 {
 		t.Throttling.RateLimit = defaultThrottleRate
 	}
@@ -557,6 +597,24 @@ func (c *Config) validate() error {
 	}
 	if t.Throttling.BurstLimit < 0 {
 		bad("apiTokens.throttling.burstLimit", "must be positive")
+	}
+	if d := *t.AuditRetentionDays; d < 1 || d > maxAuditRetentionDays {
+		bad("apiTokens.auditRetentionDays", "(%d) must be between 1 and %d days: audit events expire that long after the change", d, maxAuditRetentionDays)
+	}
+	if r := *t.LastUsedResolutionSeconds; r < 0 || r > maxLastUsedResolution {
+		bad("apiTokens.lastUsedResolutionSeconds", "(%d) must be between 0 (never record lastUsedAt) and %d (a day)", r, maxLastUsedResolution)
+	}
+	switch t.TokenFormat {
+	case TokenFormatHex:
+		if t.TokenPrefix != "" {
+			bad("apiTokens.tokenPrefix", "applies only to apiTokens.tokenFormat: %s (apiTokens.tokenFormat is %s)", TokenFormatPrefixed, t.TokenFormat)
+		}
+	case TokenFormatPrefixed:
+		if secret.ValidPrefix(t.TokenPrefix) != nil {
+			bad("apiTokens.tokenPrefix", "%q must be a lowercase letter followed by 1 to 15 lowercase letters or digits", t.TokenPrefix)
+		}
+	default:
+		bad("apiTokens.tokenFormat", "%q must be %s (the default: 128 hex characters) or %s (<apiTokens.tokenPrefix>_ and a checksummed secret)", t.TokenFormat, TokenFormatHex, TokenFormatPrefixed)
 	}
 
 	s := c.Serve

@@ -56,6 +56,10 @@ func TestDefaults(t *testing.T) {
 		{"apiTokens.tokenCacheSeconds", *cfg.APITokens.TokenCacheSeconds, defaultTokenCacheSeconds},
 		{"apiTokens.authorizerCacheSeconds", cfg.APITokens.AuthorizerCacheSeconds, 0},
 		{"apiTokens.createCloudWatchRole", *cfg.APITokens.CreateCloudWatchRole, false},
+		{"apiTokens.auditRetentionDays", *cfg.APITokens.AuditRetentionDays, 365},
+		{"apiTokens.lastUsedResolutionSeconds", *cfg.APITokens.LastUsedResolutionSeconds, 300},
+		{"apiTokens.tokenFormat", cfg.APITokens.TokenFormat, TokenFormatHex},
+		{"apiTokens.tokenPrefix", cfg.APITokens.TokenPrefix, ""},
 		{"serve.upstreamTimeoutSeconds", cfg.Serve.UpstreamTimeoutSeconds, defaultServeTimeoutSeconds},
 		{"network.internetFacing", *cfg.Network.InternetFacing, true},
 		{"network.allowedCidrs", strings.Join(cfg.Network.AllowedCidrs, ","), "0.0.0.0/0"},
@@ -69,6 +73,33 @@ func TestDefaults(t *testing.T) {
 	}
 	if got := cfg.ServeFunctionTimeoutSeconds(); got != defaultServeTimeoutSeconds+15 {
 		t.Errorf("serve function timeout = %d, want upstream timeout + 15", got)
+	}
+}
+
+// TestLifecycleSettings: the limits of the lifecycle keys are accepted,
+// and a prefixed format without a prefix gets the default one.
+func TestLifecycleSettings(t *testing.T) {
+	for _, c := range []struct {
+		keys              string
+		retention, lastUs int
+		format, prefix    string
+	}{
+		{"  auditRetentionDays: 1\n  lastUsedResolutionSeconds: 0\n", 1, 0, TokenFormatHex, ""},
+		{"  auditRetentionDays: 3650\n  lastUsedResolutionSeconds: 86400\n", 3650, 86400, TokenFormatHex, ""},
+		{"  tokenFormat: prefixed\n", 365, 300, TokenFormatPrefixed, "lisa"},
+		{"  tokenFormat: prefixed\n  tokenPrefix: acme2\n", 365, 300, TokenFormatPrefixed, "acme2"},
+		{"  tokenFormat: hex\n", 365, 300, TokenFormatHex, ""},
+	} {
+		cfg, err := ParseConfig(ConfigFileName, []byte(minimalYAML+"apiTokens:\n"+c.keys))
+		if err != nil {
+			t.Errorf("%q: %v", c.keys, err)
+			continue
+		}
+		a := cfg.APITokens
+		if *a.AuditRetentionDays != c.retention || *a.LastUsedResolutionSeconds != c.lastUs || a.TokenFormat != c.format || a.TokenPrefix != c.prefix {
+			t.Errorf("%q: got retention %d, resolution %d, format %q, prefix %q; want %d, %d, %q, %q",
+				c.keys, *a.AuditRetentionDays, *a.LastUsedResolutionSeconds, a.TokenFormat, a.TokenPrefix, c.retention, c.lastUs, c.format, c.prefix)
+		}
 	}
 }
 
@@ -127,6 +158,19 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"serve.vpc bad subnet id", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [sg-1]\n    securityGroupIds: [sg-1]\n", "serve.vpc.subnetIds[0]"},
 		{"serve.vpc bad security group id", minimalYAML + "  vpc:\n    enabled: true\n    vpcId: vpc-1\n    subnetIds: [subnet-1]\n    securityGroupIds: [subnet-1]\n", "serve.vpc.securityGroupIds[0]"},
 		{"serve.vpc unknown key", minimalYAML + "  vpc:\n    enabled: true\n    subnets: [subnet-1]\n", `unknown key "subnets" in serve.vpc`},
+		{"audit retention 0", minimalYAML + "apiTokens:\n  auditRetentionDays: 0\n", "apiTokens.auditRetentionDays"},
+		{"audit retention beyond ten years", minimalYAML + "apiTokens:\n  auditRetentionDays: 3651\n", "apiTokens.auditRetentionDays"},
+		{"negative last-used resolution", minimalYAML + "apiTokens:\n  lastUsedResolutionSeconds: -1\n", "apiTokens.lastUsedResolutionSeconds"},
+		{"last-used resolution beyond a day", minimalYAML + "apiTokens:\n  lastUsedResolutionSeconds: 86401\n", "apiTokens.lastUsedResolutionSeconds"},
+		{"unknown token format", minimalYAML + "apiTokens:\n  tokenFormat: base64\n", "apiTokens.tokenFormat"},
+		{"token format in capitals", minimalYAML + "apiTokens:\n  tokenFormat: Prefixed\n", "apiTokens.tokenFormat"},
+		{"prefix with hex tokens", minimalYAML + "apiTokens:\n  tokenPrefix: acme\n", "apiTokens.tokenPrefix applies only to apiTokens.tokenFormat: prefixed"},
+		{"prefix in capitals", minimalYAML + "apiTokens:\n  tokenFormat: prefixed\n  tokenPrefix: Acme\n", "apiTokens.tokenPrefix"},
+		{"prefix of one letter", minimalYAML + "apiTokens:\n  tokenFormat: prefixed\n  tokenPrefix: a\n", "apiTokens.tokenPrefix"},
+		{"prefix too long", minimalYAML + "apiTokens:\n  tokenFormat: prefixed\n  tokenPrefix: abcdefghijklmnopq\n", "apiTokens.tokenPrefix"},
+		{"prefix starting with a digit", minimalYAML + "apiTokens:\n  tokenFormat: prefixed\n  tokenPrefix: 1abc\n", "apiTokens.tokenPrefix"},
+		{"prefix with an underscore", minimalYAML + "apiTokens:\n  tokenFormat: prefixed\n  tokenPrefix: ab_c\n", "apiTokens.tokenPrefix"},
+		{"reserved concurrency of a new function", minimalYAML + "functions:\n  rotate:\n    reservedConcurrency: 0\n", "functions.rotate.reservedConcurrency"},
 		{"model permissions too large", minimalYAML + "  modelPermissions:\n" + bigModelPermissions(), "serve.modelPermissions"},
 	}
 	for _, c := range cases {

@@ -115,7 +115,7 @@ func containerEndpoints(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection, sg aws
 // functions/serve/Dockerfile (at deploy time; synth only stages the build
 // context), the service in placement's private subnets, its IP target
 // group and CPU target tracking.
-func newServeService(scope constructs.Construct, cfg *Config, tt tokenTable, placement *vpcPlacement) *serveService {
+func newServeService(scope constructs.Construct, cfg *Config, tt dynamoTable, placement *vpcPlacement) *serveService {
 	sc := cfg.Serve.Container
 	out := &serveService{}
 	root, err := repoRoot()
@@ -142,14 +142,15 @@ func newServeService(scope constructs.Construct, cfg *Config, tt tokenTable, pla
 	})
 
 	// The task role is what the serve binary's AWS calls run as: one
-	// GetItem per presented token and nothing else. Image pulls, logs and
+	// GetItem per presented token and the lastUsedAt write, nothing else. Image pulls, logs and
 	// the upstream key are the execution role's, which CDK creates with
 	// exactly those grants.
 	out.TaskRole = awsiam.NewRole(scope, jsii.String("ServeTaskRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("Task role: /v2/serve/* service (read-only token lookups)"),
+		Description: jsii.String("Task role: /v2/serve/* service (token lookups, lastUsedAt)"),
 	})
 	grantRead(out.TaskRole, tt)
+	grantLastUsed(out.TaskRole, cfg, tt)
 
 	out.TaskDef = awsecs.NewFargateTaskDefinition(scope, jsii.String("ServeTask"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(float64(sc.CPU)),

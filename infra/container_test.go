@@ -45,6 +45,8 @@ network:
     subnetIds: [subnet-0ccccccccccccccc1, subnet-0ccccccccccccccc2]
     securityGroupIds: [sg-0ddddddddddddddd1]
 `) + `
+apiTokens:
+  lastUsedResolutionSeconds: 0
 network:
   existingListener:
     arn: ` + testListenerARN + `
@@ -220,8 +222,21 @@ func TestContainerRolesAreLeastPrivilege(t *testing.T) {
 				execGrants = append(execGrants, st)
 			}
 		}
-		if len(taskGrants) != 1 || !slices.Equal(taskGrants[0].actions, []string{"dynamodb:GetItem"}) || !same(taskGrants[0].resources, []any{arnOf(table)}) {
-			t.Errorf("%s: task role grants %v, want dynamodb:GetItem on the token table only", v, taskGrants)
+		// GetItem, and the lastUsedAt UpdateItem unless disabled
+		// (TestLastUsedGrantIsConditioned checks its conditions).
+		want := [][]string{{"dynamodb:GetItem"}}
+		if *s.cfg.APITokens.LastUsedResolutionSeconds > 0 {
+			want = append(want, []string{"dynamodb:UpdateItem"})
+		}
+		var got [][]string
+		for _, st := range taskGrants {
+			got = append(got, st.actions)
+			if !same(st.resources, []any{arnOf(table)}) {
+				t.Errorf("%s: task role grants %v on %v, want the token table only", v, st.actions, jsonString(st.resources))
+			}
+		}
+		if !same(got, want) {
+			t.Errorf("%s: task role grants %v, want %v on the token table", v, got, want)
 		}
 		var secretRead bool
 		for _, st := range execGrants {

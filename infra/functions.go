@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,24 +17,58 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/routes"
+	"github.com/llmgw/apitokens/pkg/schema"
 )
 
-// DynamoDB actions of the four token functions (pkg/store's operations):
-// TransactWriteItems is authorized per item, so create and delete need
-// PutItem and DeleteItem (the transactions hold conditional puts and
-// deletes only, never a ConditionCheck); GetItem reads by hash and checks a
-// guard before reclaiming it; Scan
-// lists everything and finds legacy items. Query is only ever used on the
-// indexes (GetByUUID, List by username), so it is granted there alone.
+// Environment variables of the token format.
+const (
+	envTokenFormat = config.EnvTokenFormat
+	envTokenPrefix = config.EnvTokenPrefix
+)
+
+// DynamoDB actions of the token functions that share ApiTokensApiRole
+// (pkg/store's operations). TransactWriteItems is authorized per item, with
+// the action of each item: create and delete put and delete token and guard
+// items; update changes a token item conditioned on its old values
+// (UpdateItem, and ConditionCheckItem for an item the transaction only
+// checks); rotate puts the new token and updates the old one and the
+// guard. GetItem reads by hash and checks a guard before reclaiming it;
+// Scan lists everything and finds legacy items. Query is only ever used on
+// the indexes (GetByUUID, List and revoking by username), so it is granted
+// there alone.
 var (
 	tokenTableActions = []string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+		"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
 		"dynamodb:Scan",
 	}
 	tokenIndexActions = []string{"dynamodb:Query"}
-	// readTokenActions is all the authorizer and serve functions need: one
-	// strongly consistent GetItem per presented API token.
+	// auditWriteActions: every change writes its audit item in the same
+	// TransactWriteItems as the change itself, as a Put; the audit table
+	// is never updated, deleted from or scanned (TTL expires its items).
+	auditWriteActions = []string{"dynamodb:PutItem"}
+	// auditReadActions are the events function's only grant on the audit
+	// table: Query on the table (one token's events) and on its indexes
+	// (by owner, by actor, by month).
+	auditReadActions = []string{"dynamodb:Query"}
+	// readTokenActions is all the authorizer and serve functions need to
+	// decide a call: one strongly consistent GetItem per presented API
+	// token. The events function needs the same to re-decide an API token
+	// call and to read the settings.
 	readTokenActions = []string{"dynamodb:GetItem"}
+	// lastUsedActions record when a token was last used; the statement is
+	// conditioned to the lastUsedAt attribute alone (lastUsedStatement).
+	lastUsedActions = []string{"dynamodb:UpdateItem"}
+	// lastUsedAttributes are the attribute names an UpdateItem of
+	// TouchLastUsed names: the key (token), the condition that it is a
+	// token that still exists (tokenUUID), and lastUsedAt, which it sets
+	// and compares. DynamoDB evaluates dynamodb:Attributes against every
+	// attribute a request names, its key included.
+	lastUsedAttributes = []string{schema.AttrToken, schema.AttrTokenUUID, schema.AttrLastUsedAt}
+	// cursorKeyActions let the events function create the item that seals
+	// its page cursors (schema.CursorKeyItem) when it is the first to need
+	// it; the statement admits that one partition key only.
+	cursorKeyActions = []string{"dynamodb:PutItem"}
 	// vpcAccessActions let Lambda manage the serve function's network
 	// interfaces when it runs in a VPC: the EC2 actions of the AWS managed
 	// policy AWSLambdaVPCAccessExecutionRole, which CDK attaches only to
@@ -77,16 +112,36 @@ type functions struct {
 	TokenRole awsiam.IRole
 	// TokenRoleImported is true when roles.ApiTokensApiRole named a role.
 	TokenRoleImported bool
+	// EventsRole runs the events function: reads only, so it is never
+	// ApiTokensApiRole, which writes.
+	EventsRole awsiam.Role
+	// AuthorizerRole runs the authorizer.
+	AuthorizerRole awsiam.Role
 	// ServeRole runs the serve function; ServeInVpc says serve.vpc placed
 	// it in a VPC (and ServeRole may manage its network interfaces).
 	ServeRole  awsiam.Role
 	ServeInVpc bool
 }
 
+// tables are the tables the functions use.
+type tables struct {
+	Tokens, Audit dynamoTable
+}
+
+// tokenRoleFunctions run as ApiTokensApiRole: the token functions that
+// write (and list and get, which LISA's single role covers too).
+var tokenRoleFunctions = []string{
+	routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings,
+	routes.FnUpdate, routes.FnRotate,
+}
+
+// auditWriters are the functions that record changes in the audit table.
+var auditWriters = []string{routes.FnCreate, routes.FnDelete, routes.FnSettings, routes.FnUpdate, routes.FnRotate}
+
 // CheckBuildDir reports a missing bootstrap binary before CDK fails with a
 // less helpful asset error.
 func CheckBuildDir(dir string) error {
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings, routes.FnServe, routes.FnAuthorizer} {
+	for _, name := range functionNames {
 		p := filepath.Join(dir, name, "bootstrap")
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s is missing: run `make build` first (or point %s at a directory with <function>/bootstrap)", p, EnvBuildDir)
@@ -97,8 +152,9 @@ func CheckBuildDir(dir string) error {
 
 // newFunctions builds every function, its log group and its role.
 // serveVpc, if not nil, places the serve function in a VPC.
-func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildDir string, serveVpc *vpcPlacement) *functions {
+func newFunctions(scope constructs.Construct, cfg *Config, tb tables, buildDir string, serveVpc *vpcPlacement) *functions {
 	fs := &functions{ByName: map[string]awslambda.Function{}}
+	tt := tb.Tokens
 	base := baseEnv(cfg, tt)
 
 	// The token functions share ApiTokensApiRole, as LISA's role
@@ -115,7 +171,7 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 			fs.TokenRole = awsiam.Role_FromRoleName(scope, jsii.String("ApiTokensApiRole"), jsii.String(r), &awsiam.FromRoleNameOptions{Mutable: jsii.Bool(false)})
 		}
 	} else {
-		role := newLambdaRole(scope, "ApiTokensApiRole", "API token management functions (create, list, get, delete, settings)")
+		role := newLambdaRole(scope, "ApiTokensApiRole", "API token management functions ("+strings.Join(tokenRoleFunctions, ", ")+")")
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("TokenTable"),
 			Actions:   jsii.Strings(tokenTableActions...),
@@ -126,28 +182,52 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 			Actions:   jsii.Strings(tokenIndexActions...),
 			Resources: &tt.IndexARNs,
 		}))
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AuditTableWrite"),
+			Actions:   jsii.Strings(auditWriteActions...),
+			Resources: &[]*string{tb.Audit.Table.TableArn()},
+		}))
 		fs.TokenRole = role
 	}
 	// TOKEN_CACHE_SECONDS is also how long a token function reuses a read
 	// of the settings: the bound for a PUT /settings to reach every instance.
 	cacheEnv := map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)}
 	tokenEnv := withEnv(base, cacheEnv)
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
-		fs.ByName[name] = newFunction(scope, cfg, buildDir, name, fs.TokenRole, !fs.TokenRoleImported, tokenEnv, tokenFnMemoryMB, tokenFnTimeoutSec, nil)
+	auditTable := map[string]string{config.EnvAuditTableName: *tb.Audit.Table.TableName()}
+	writerEnv := withEnv(withEnv(tokenEnv, auditTable), map[string]string{
+		config.EnvAuditRetentionDays: strconv.Itoa(*cfg.APITokens.AuditRetentionDays),
+	})
+	for _, name := range tokenRoleFunctions {
+		env := tokenEnv
+		if slices.Contains(auditWriters, name) {
+			env = writerEnv
+		}
+		fs.ByName[name] = newFunction(scope, cfg, buildDir, name, fs.TokenRole, !fs.TokenRoleImported, env, tokenFnMemoryMB, tokenFnTimeoutSec, nil)
 	}
 
-	authRole := newLambdaRole(scope, "AuthorizerRole", "API token REQUEST authorizer (read-only)")
+	// events reads the audit trail and nothing it could change: created
+	// here even with roles.ApiTokensApiRole, as the authorizer's role is,
+	// since that role writes.
+	fs.EventsRole = newLambdaRole(scope, "EventsRole", "API token audit events (read-only)")
+	grantEventsRead(fs.EventsRole, tb)
+	fs.ByName[routes.FnEvents] = newFunction(scope, cfg, buildDir, routes.FnEvents, fs.EventsRole, true,
+		withEnv(tokenEnv, auditTable), tokenFnMemoryMB, tokenFnTimeoutSec, nil)
+
+	authRole := newLambdaRole(scope, "AuthorizerRole", "API token REQUEST authorizer (token lookups, lastUsedAt)")
 	grantRead(authRole, tt)
+	grantLastUsed(authRole, cfg, tt)
+	fs.AuthorizerRole = authRole
 	fs.ByName[routes.FnAuthorizer] = newFunction(scope, cfg, buildDir, routes.FnAuthorizer, authRole, true,
-		withEnv(base, cacheEnv), authorizerMemoryMB, authorizerTimeoutSec, nil)
+		withEnv(withEnv(base, cacheEnv), lastUsedEnv(cfg)), authorizerMemoryMB, authorizerTimeoutSec, nil)
 
 	if cfg.ServeContainer() {
 		// serve.mode: container runs the serve binary on Fargate
 		// (container.go) instead.
 		return fs
 	}
-	serveRole := newLambdaRole(scope, "ServeRole", "/v2/serve/* function (read-only token lookups)")
+	serveRole := newLambdaRole(scope, "ServeRole", "/v2/serve/* function (token lookups, lastUsedAt)")
 	grantRead(serveRole, tt)
+	grantLastUsed(serveRole, cfg, tt)
 	serveEnv := serveEnvironment(cfg, tt)
 	if arn := cfg.Serve.UpstreamAPIKeySecretARN; arn != "" {
 		// Only the ARN travels in the environment; the function reads the
@@ -180,10 +260,17 @@ func newFunctions(scope constructs.Construct, cfg *Config, tt tokenTable, buildD
 	return fs
 }
 
+// lastUsedEnv is LAST_USED_RESOLUTION_SECONDS, for the functions that
+// record lastUsedAt (the authorizer and serve, in either mode).
+func lastUsedEnv(cfg *Config) map[string]string {
+	return map[string]string{config.EnvLastUsedResolution: strconv.Itoa(*cfg.APITokens.LastUsedResolutionSeconds)}
+}
+
 // serveEnvironment is what the serve binary reads, in either mode, but for
 // the upstream key, which each mode passes its own way.
-func serveEnvironment(cfg *Config, tt tokenTable) map[string]string {
+func serveEnvironment(cfg *Config, tt dynamoTable) map[string]string {
 	env := withEnv(baseEnv(cfg, tt), map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)})
+	env = withEnv(env, lastUsedEnv(cfg))
 	env[config.EnvServeUpstreamURL] = strings.TrimRight(cfg.Serve.UpstreamURL, "/")
 	env[config.EnvServeTimeoutSeconds] = strconv.Itoa(cfg.Serve.UpstreamTimeoutSeconds)
 	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
@@ -201,11 +288,68 @@ func serveEnvironment(cfg *Config, tt tokenTable) map[string]string {
 
 const insecureUpstreamWarning = "serve.allowInsecureUpstream is set and serve.upstreamUrl is plain http: the upstream's API key and every prompt and answer cross the network in clear text; use it only on a network you trust"
 
-func grantRead(role awsiam.Role, tt tokenTable) {
+func grantRead(role awsiam.Role, tt dynamoTable) {
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("TokenTableRead"),
 		Actions:   jsii.Strings(readTokenActions...),
 		Resources: &[]*string{tt.Table.TableArn()},
+	}))
+}
+
+// grantLastUsed lets role set lastUsedAt on token items and nothing else:
+// UpdateItem only when every attribute the request names is one of
+// lastUsedAttributes (Null false: a request that names none is no
+// exception), and without returning the item (ReturnValues absent or
+// NONE), so the grant can neither change nor read anything else. With
+// apiTokens.lastUsedResolutionSeconds 0 nothing is written, and nothing is
+// granted.
+func grantLastUsed(role awsiam.Role, cfg *Config, tt dynamoTable) {
+	if *cfg.APITokens.LastUsedResolutionSeconds == 0 {
+		return
+	}
+	role.AddToPrincipalPolicy(lastUsedStatement(tt))
+}
+
+func lastUsedStatement(tt dynamoTable) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("TokenLastUsed"),
+		Actions:   jsii.Strings(lastUsedActions...),
+		Resources: &[]*string{tt.Table.TableArn()},
+		Conditions: &map[string]any{
+			"ForAllValues:StringEquals": map[string]any{"dynamodb:Attributes": lastUsedAttributes},
+			"Null":                      map[string]any{"dynamodb:Attributes": "false"},
+			"StringEqualsIfExists":      map[string]any{"dynamodb:ReturnValues": []string{"NONE"}},
+		},
+	})
+}
+
+// grantEventsRead is the events function's access: the audit table and
+// its indexes for Query only; on the token table GetItem (re-deciding API
+// token calls, the settings, the cursor key) and Query on tokenUUID-index
+// (the token's owner, for a caller who is not an admin); and the creation
+// of the cursor key item, when no function has made it yet, limited to
+// that one partition key.
+func grantEventsRead(role awsiam.Role, tb tables) {
+	grantRead(role, tb.Tokens)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("TokenUUIDIndex"),
+		Actions:   jsii.Strings(tokenIndexActions...),
+		Resources: &[]*string{tb.Tokens.IndexARN[schema.IndexTokenUUID]},
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("CursorKeyItem"),
+		Actions:   jsii.Strings(cursorKeyActions...),
+		Resources: &[]*string{tb.Tokens.Table.TableArn()},
+		Conditions: &map[string]any{
+			"ForAllValues:StringEquals": map[string]any{"dynamodb:LeadingKeys": []string{schema.CursorKeyItem}},
+			"Null":                      map[string]any{"dynamodb:LeadingKeys": "false"},
+		},
+	}))
+	audit := append([]*string{tb.Audit.Table.TableArn()}, tb.Audit.IndexARNs...)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AuditTableRead"),
+		Actions:   jsii.Strings(auditReadActions...),
+		Resources: &audit,
 	}))
 }
 
@@ -220,7 +364,7 @@ func newLambdaRole(scope constructs.Construct, id, purpose string) awsiam.Role {
 
 // baseEnv is what every function reads through pkg/config. Empty optional
 // values are left out, so the binaries apply their own defaults.
-func baseEnv(cfg *Config, tt tokenTable) map[string]string {
+func baseEnv(cfg *Config, tt dynamoTable) map[string]string {
 	a := cfg.AuthConfig
 	// AUTHORITY is compared with the tokens' "iss" exactly: Auth0 and Entra
 	// ID v1 issuers end in "/", and trimming it would refuse every JWT.
@@ -242,6 +386,10 @@ func baseEnv(cfg *Config, tt tokenTable) map[string]string {
 	if d := cfg.APITokens.MaxTokenDays; d > 0 {
 		env[config.EnvMaxTokenDays] = strconv.Itoa(d)
 	}
+	// Every function that creates or authenticates tokens reads the
+	// format: the token functions re-decide API token calls themselves.
+	env[envTokenFormat] = cfg.APITokens.TokenFormat
+	env[envTokenPrefix] = cfg.APITokens.TokenPrefix // "" (left out) unless prefixed
 	for k, v := range env {
 		if v == "" {
 			delete(env, k)

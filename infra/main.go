@@ -1,7 +1,7 @@
 // Command infra is the CDK app that deploys the API token system: the
-// DynamoDB token table, ApiTokensApiRole and the function roles, the Lambda
-// functions built by `make build`, the REST API with its REQUEST authorizer,
-// and the ALB wiring for /v2/serve/*. cdk.json runs it as `go run ./infra`.
+// DynamoDB token and audit tables, ApiTokensApiRole and the function roles,
+// the Lambda functions built by `make build`, the REST API with its REQUEST
+// authorizer, and the ALB wiring for /v2/serve/*. cdk.json runs it as `go run ./infra`.
 //
 // It reads config-custom.yaml (CONFIG_FILE overrides the path) and the
 // function binaries from build/<function>/bootstrap (APITOKENS_BUILD_DIR

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
-
-	"github.com/llmgw/apitokens/pkg/routes"
 )
 
 // testBuildDir holds placeholder bootstrap files, so the stack synthesizes
@@ -26,7 +24,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings, routes.FnServe, routes.FnAuthorizer} {
+	for _, name := range functionNames {
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 			panic(err)
 		}

@@ -14,11 +14,13 @@ import (
 
 // Stack is the deployed system, kept for tests and suppressions.
 type Stack struct {
-	Stack     awscdk.Stack
-	Table     tokenTable
-	Functions *functions
-	API       tokenAPI
-	Serve     *serveWiring
+	Stack awscdk.Stack
+	Table dynamoTable
+	// AuditTable holds one event per change (schema.Audit).
+	AuditTable dynamoTable
+	Functions  *functions
+	API        tokenAPI
+	Serve      *serveWiring
 	// ServeService is serve.mode: container's Fargate service (nil in
 	// lambda mode, where Functions has the serve function).
 	ServeService *serveService
@@ -28,7 +30,7 @@ type Stack struct {
 // StackName is the CloudFormation stack name of a deployment.
 func StackName(cfg *Config) string { return cfg.DeploymentName + "-ApiTokens" }
 
-// BuildStack adds the whole system to app: table, roles, functions, REST
+// BuildStack adds the whole system to app: token and audit tables, roles, functions, REST
 // API with its authorizer, ALB wiring and outputs. buildDir holds
 // <function>/bootstrap for every function in pkg/routes.
 func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
@@ -55,6 +57,7 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 
 	s := &Stack{Stack: stack}
 	s.Table = newTokenTable(stack, cfg)
+	s.AuditTable = newAuditTable(stack, cfg)
 	// The VPC comes first: with serve.vpc.enabled the serve function goes
 	// into it too.
 	var vpc awsec2.IVpc
@@ -67,7 +70,7 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 	if !cfg.ServeContainer() {
 		lambdaPlacement = placement
 	}
-	s.Functions = newFunctions(stack, cfg, s.Table, buildDir, lambdaPlacement)
+	s.Functions = newFunctions(stack, cfg, tables{Tokens: s.Table, Audit: s.AuditTable}, buildDir, lambdaPlacement)
 	s.API = newTokenAPI(stack, cfg, s.Functions)
 	var targets elbv2.ApplicationTargetGroup
 	if cfg.ServeContainer() {
@@ -107,6 +110,10 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("DynamoDB token table (TOKEN_TABLE_NAME)"),
 		Value:       s.Table.Table.TableName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("AuditTableName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("DynamoDB audit table (AUDIT_TABLE_NAME)"),
+		Value:       s.AuditTable.Table.TableName(),
 	})
 	suppress(s, cfg)
 	if cfg.Console.On() {

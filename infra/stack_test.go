@@ -138,9 +138,15 @@ functions:
 network:
   certificateArn: ` + testCertARN + `
 `,
-	// A new ALB in an existing VPC, with WAF.
+	// A new ALB in an existing VPC, with WAF; prefixed tokens, no
+	// lastUsedAt, a short audit retention.
 	"vpc": baseYAML + `
 wafWebAclArn: ` + testWebACLARN + `
+apiTokens:
+  auditRetentionDays: 90
+  lastUsedResolutionSeconds: 0
+  tokenFormat: prefixed
+  tokenPrefix: acme
 network:
   certificateArn: ` + testCertARN + `
   internetFacing: false
@@ -309,13 +315,76 @@ func TestTableIsBuiltFromSchema(t *testing.T) {
 			},
 		})
 	})
-	check(t, "one table", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1)) })
+	check(t, "token and audit tables", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
 	// Expired tokens stay listable; guard items must never expire.
-	for id, r := range s.resources("AWS::DynamoDB::Table") {
-		if _, ok := props(r)["TimeToLiveSpecification"]; ok {
-			t.Errorf("%s: the token table must not have a TTL attribute", id)
-		}
+	if _, ok := props(s.resources("AWS::DynamoDB::Table")[s.logicalID(s.stack.Table.Table)])["TimeToLiveSpecification"]; ok {
+		t.Errorf("the token table must not have a TTL attribute")
 	}
+}
+
+// TestAuditTableIsBuiltFromSchema: keys, indexes (each with its sort key),
+// TTL, billing, recovery and encryption come from schema.Audit and the
+// token table's rules; the removal policy follows removalPolicy.
+func TestAuditTableIsBuiltFromSchema(t *testing.T) {
+	key := func(pk, sk string) []any {
+		return []any{map[string]any{"AttributeName": pk, "KeyType": "HASH"}, map[string]any{"AttributeName": sk, "KeyType": "RANGE"}}
+	}
+	gsis := []any{}
+	for _, ix := range schema.Audit.Indexes {
+		if ix.SortKey == "" {
+			t.Fatalf("schema.Audit index %s has no sort key; the events are listed newest first by it", ix.Name)
+		}
+		gsis = append(gsis, map[string]any{
+			"IndexName":  ix.Name,
+			"KeySchema":  key(ix.PartitionKey, ix.SortKey),
+			"Projection": map[string]any{"ProjectionType": "ALL"},
+		})
+	}
+	s := synth(t, "default")
+	id := s.logicalID(s.stack.AuditTable.Table)
+	check(t, "audit table", func() {
+		s.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"TableName":                        schema.AuditTableName("lisa"),
+				"KeySchema":                        key(schema.Audit.PartitionKey, schema.Audit.SortKey),
+				"GlobalSecondaryIndexes":           gsis,
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"DeletionProtectionEnabled":        true,
+				"SSESpecification":                 map[string]any{"SSEEnabled": true},
+				"TimeToLiveSpecification":          map[string]any{"AttributeName": schema.Audit.TTL, "Enabled": true},
+			}),
+		})
+	})
+	p := props(s.resources("AWS::DynamoDB::Table")[id])
+	if p["TableName"] != schema.AuditTableName("lisa") {
+		t.Fatalf("the audit table is %v, want %s", p["TableName"], schema.AuditTableName("lisa"))
+	}
+	var defs []string
+	for _, d := range listOf(p["AttributeDefinitions"]) {
+		m := d.(map[string]any)
+		defs = append(defs, m["AttributeName"].(string)+":"+m["AttributeType"].(string))
+	}
+	want := []string{schema.AttrEventSubject + ":S", schema.AttrEventKey + ":S"}
+	for _, ix := range schema.Audit.Indexes {
+		want = append(want, ix.PartitionKey+":S")
+	}
+	if !slices.Equal(sortedCopy(defs), sortedCopy(want)) {
+		t.Errorf("audit attribute definitions %v, want %v", defs, want)
+	}
+
+	d := synth(t, "override") // removalPolicy: destroy
+	check(t, "destroyable audit table", func() {
+		d.tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy": "Delete",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"TableName":                 schema.AuditTableName("lisa"),
+				"DeletionProtectionEnabled": false,
+			}),
+		})
+	})
 }
 
 func TestDestroyStageDropsRetention(t *testing.T) {
@@ -494,8 +563,8 @@ func TestFunctions(t *testing.T) {
 			delete(fns, id)
 		}
 	}
-	if len(fns) != 7 {
-		t.Errorf("want 7 functions (create, list, get, delete, settings, authorizer, serve), got %d", len(fns))
+	if len(fns) != len(functionNames) {
+		t.Errorf("want %d functions (%s), got %d", len(functionNames), strings.Join(functionNames, ", "), len(fns))
 	}
 	logGroups := s.resources("AWS::Logs::LogGroup")
 	for name, fn := range s.stack.Functions.ByName {
@@ -551,7 +620,12 @@ func TestEnvironment(t *testing.T) {
 		config.EnvMaxTokenDays:      "180",
 		config.EnvAllowUserManaged:  "false",
 	}
+	common[envTokenFormat] = TokenFormatHex
 	cache := map[string]string{config.EnvTokenCacheSeconds: "5"}
+	auditRef := jsonString(ref(s.logicalID(s.stack.AuditTable.Table)))
+	reader := map[string]string{config.EnvAuditTableName: auditRef}
+	writer := map[string]string{config.EnvAuditTableName: auditRef, config.EnvAuditRetentionDays: "365"}
+	lastUsed := map[string]string{config.EnvLastUsedResolution: "300"}
 	// The API's functions answer the console's browser (TestConsoleOriginOnTokenFunctions).
 	tokenFn := withEnv(common, map[string]string{config.EnvConsoleOrigin: jsonString(map[string]any{"Fn::Join": []any{"", []any{"https://", map[string]any{"Fn::GetAtt": []any{s.logicalID(s.stack.Console.Distribution), "DomainName"}}}}})})
 	serve := map[string]string{
@@ -561,13 +635,16 @@ func TestEnvironment(t *testing.T) {
 		config.EnvModelPermissions:    `{"claude":["lisa-api-users","lisa-admins"],"mistral-7b":["lisa-users"]}`,
 	}
 	want := map[string]map[string]string{
-		routes.FnCreate:     withEnv(tokenFn, cache),
+		routes.FnCreate:     withEnv(withEnv(tokenFn, cache), writer),
 		routes.FnList:       withEnv(tokenFn, cache),
 		routes.FnGet:        withEnv(tokenFn, cache),
-		routes.FnDelete:     withEnv(tokenFn, cache),
-		routes.FnSettings:   withEnv(tokenFn, cache),
-		routes.FnAuthorizer: withEnv(common, cache),
-		routes.FnServe:      withEnv(withEnv(common, cache), serve),
+		routes.FnDelete:     withEnv(withEnv(tokenFn, cache), writer),
+		routes.FnSettings:   withEnv(withEnv(tokenFn, cache), writer),
+		routes.FnUpdate:     withEnv(withEnv(tokenFn, cache), writer),
+		routes.FnRotate:     withEnv(withEnv(tokenFn, cache), writer),
+		routes.FnEvents:     withEnv(withEnv(tokenFn, cache), reader),
+		routes.FnAuthorizer: withEnv(withEnv(common, cache), lastUsed),
+		routes.FnServe:      withEnv(withEnv(withEnv(common, cache), serve), lastUsed),
 	}
 	for name, w := range want {
 		got := s.envOf(name)
@@ -923,12 +1000,15 @@ func TestExistingVpcAndWAF(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	s := synth(t, "default")
-	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName", "ConsoleUrl"} {
+	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName", "AuditTableName", "ConsoleUrl"} {
 		check(t, "output "+name, func() { s.tmpl.HasOutput(jsii.String(name), assertions.Match_AnyValue()) })
 	}
-	if outs := s.json["Outputs"].(map[string]any); len(outs) != 4 {
-		t.Errorf("want exactly ApiUrl, AlbDnsName, TableName and ConsoleUrl, got %v", jsonString(outs))
+	if outs := s.json["Outputs"].(map[string]any); len(outs) != 5 {
+		t.Errorf("want exactly ApiUrl, AlbDnsName, TableName, AuditTableName and ConsoleUrl, got %v", jsonString(outs))
 	}
+	check(t, "audit table name output", func() {
+		s.tmpl.HasOutput(jsii.String("AuditTableName"), map[string]any{"Value": ref(s.logicalID(s.stack.AuditTable.Table))})
+	})
 	check(t, "table name output", func() {
 		s.tmpl.HasOutput(jsii.String("TableName"), map[string]any{"Value": ref(s.logicalID(s.stack.Table.Table))})
 	})
@@ -975,6 +1055,7 @@ func TestNoWildcardGrants(t *testing.T) {
 	for _, v := range variantNames() {
 		s := synth(t, v)
 		table := s.logicalID(s.stack.Table.Table)
+		audit := s.logicalID(s.stack.AuditTable.Table)
 		for _, st := range s.statements() {
 			for _, a := range st.actions {
 				if a == "*" || strings.HasSuffix(a, ":*") {
@@ -996,8 +1077,15 @@ func TestNoWildcardGrants(t *testing.T) {
 			}
 			if hasPrefix(st.actions, "dynamodb:") {
 				for _, r := range st.resources {
-					if !same(r, arnOf(table)) && !isIndexARN(r, table) {
-						t.Errorf("%s/%s: DynamoDB grant on %s, want the token table or its indexes", v, st.where, jsonString(r))
+					onAudit := same(r, arnOf(audit)) || isIndexARNOf(r, audit, schema.Audit)
+					if !same(r, arnOf(table)) && !isIndexARN(r, table) && !onAudit {
+						t.Errorf("%s/%s: DynamoDB grant on %s, want the token or audit table or their indexes", v, st.where, jsonString(r))
+					}
+					// Audit items are written once, in the change's
+					// transaction, and read by Query; nothing scans,
+					// updates or deletes them (TTL does).
+					if onAudit && !slices.Equal(st.actions, auditWriteActions) && !slices.Equal(st.actions, auditReadActions) {
+						t.Errorf("%s/%s: grants %v on the audit table %s, want PutItem or Query only", v, st.where, st.actions, jsonString(r))
 					}
 				}
 			}
@@ -1005,9 +1093,13 @@ func TestNoWildcardGrants(t *testing.T) {
 	}
 }
 
-func isIndexARN(r any, table string) bool {
+func isIndexARN(r any, table string) bool { return isIndexARNOf(r, table, schema.Tokens) }
+
+// isIndexARNOf: r is the ARN of one of def's indexes on the table with
+// logical id table.
+func isIndexARNOf(r any, table string, def schema.Table) bool {
 	j := jsonString(r)
-	for _, ix := range schema.Tokens.Indexes {
+	for _, ix := range def.Indexes {
 		if strings.Contains(j, `"`+table+`","Arn"]},"/index/`+ix.Name+`"`) {
 			return true
 		}
@@ -1046,47 +1138,91 @@ func (s *synthesized) grantsOf(roleID string) map[string][]string {
 	return out
 }
 
+// roleOf is the logical id of the role a function runs as.
+func (s *synthesized) roleOf(name string) string {
+	fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
+	return fn["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+}
+
+// statementsOf are the statements of the policies attached to a role.
+func (s *synthesized) statementsOf(roleID string) []statement {
+	var out []statement
+	for _, st := range s.statements() {
+		if pol, ok := s.resources("AWS::IAM::Policy")[st.where]; ok && refersTo(props(pol)["Roles"], roleID) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// indexGrants maps each index ARN of def on table to the actions granted.
+func indexGrants(g map[string][]string, table string, def schema.Table) map[string][]string {
+	out := map[string][]string{}
+	for r, actions := range g {
+		var v any
+		_ = json.Unmarshal([]byte(r), &v)
+		if isIndexARNOf(v, table, def) {
+			out[r] = actions
+		}
+	}
+	return out
+}
+
 func TestRolesAreLeastPrivilege(t *testing.T) {
 	s := synth(t, "default")
 	table := s.logicalID(s.stack.Table.Table)
 	tableARN := jsonString(arnOf(table))
+	audit := s.logicalID(s.stack.AuditTable.Table)
+	auditARN := jsonString(arnOf(audit))
 	tokenRole := s.logicalID(s.stack.Functions.TokenRole)
 
+	// ApiTokensApiRole: the token functions that write. Every change puts
+	// its audit item in the change's transaction, so PutItem on the audit
+	// table and nothing else there.
 	got := s.grantsOf(tokenRole)
 	if want := sortedCopy(tokenTableActions); !slices.Equal(got[tableARN], want) {
 		t.Errorf("ApiTokensApiRole on the table: %v, want %v", got[tableARN], want)
 	}
-	indexes := 0
-	for r, actions := range got {
-		if r == tableARN {
-			continue
+	for _, a := range []string{"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} {
+		if !slices.Contains(got[tableARN], a) {
+			t.Errorf("ApiTokensApiRole lacks %s on the token table (update, rotate and delete transactions)", a)
 		}
-		indexes++
+	}
+	if !slices.Equal(got[auditARN], []string{"dynamodb:PutItem"}) {
+		t.Errorf("ApiTokensApiRole on the audit table: %v, want PutItem only", got[auditARN])
+	}
+	if ix := indexGrants(got, audit, schema.Audit); len(ix) != 0 {
+		t.Errorf("ApiTokensApiRole has grants on the audit indexes: %v", ix)
+	}
+	ix := indexGrants(got, table, schema.Tokens)
+	for r, actions := range ix {
 		if !slices.Equal(actions, []string{"dynamodb:Query"}) {
 			t.Errorf("ApiTokensApiRole on %s: %v, want Query only", r, actions)
 		}
 	}
-	if indexes != len(schema.Tokens.Indexes) {
-		t.Errorf("ApiTokensApiRole has grants on %d indexes, want %d", indexes, len(schema.Tokens.Indexes))
+	// rotate finds the old token by tokenUUID-index; a bulk revoke lists
+	// the user's tokens by username-index.
+	if len(ix) != len(schema.Tokens.Indexes) || len(got) != 2+len(schema.Tokens.Indexes) {
+		t.Errorf("ApiTokensApiRole grants on %v, want the token table, its %d indexes and the audit table", got, len(schema.Tokens.Indexes))
 	}
-	for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
+	for _, name := range tokenRoleFunctions {
 		fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
 		if !same(fn["Role"], arnOf(tokenRole)) {
 			t.Errorf("%s runs as %v, want ApiTokensApiRole", name, jsonString(fn["Role"]))
 		}
 	}
 
-	for _, name := range []string{routes.FnAuthorizer, routes.FnServe} {
-		fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
-		role := fn["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
-		if role == tokenRole {
+	for _, name := range []string{routes.FnAuthorizer, routes.FnServe, routes.FnEvents} {
+		if s.roleOf(name) == tokenRole {
 			t.Errorf("%s must not share ApiTokensApiRole", name)
 		}
-		want := map[string][]string{tableARN: {"dynamodb:GetItem"}}
+	}
+	for _, name := range []string{routes.FnAuthorizer, routes.FnServe} {
+		want := map[string][]string{tableARN: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
 		if name == routes.FnServe {
 			want[jsonString(testSecretARN)] = []string{"secretsmanager:GetSecretValue"}
 		}
-		if g := s.grantsOf(role); !same(g, want) {
+		if g := s.grantsOf(s.roleOf(name)); !same(g, want) {
 			t.Errorf("%s role grants %v, want %v", name, g, want)
 		}
 	}
@@ -1094,6 +1230,179 @@ func TestRolesAreLeastPrivilege(t *testing.T) {
 	for id, r := range s.resources("AWS::IAM::Role") {
 		if mp := props(r)["ManagedPolicyArns"]; mp != nil && !strings.Contains(jsonString(mp), "AmazonAPIGatewayPushToCloudWatchLogs") {
 			t.Errorf("%s has managed policies %v", id, jsonString(mp))
+		}
+	}
+}
+
+// writeActions are the DynamoDB actions that change data.
+var writeActions = []string{
+	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+	"dynamodb:ConditionCheckItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
+}
+
+// TestEventsRoleOnlyReads: the events function queries the audit table
+// and its three indexes, reads the token table to decide the caller and
+// the token's owner, and writes nothing but, when no other function has
+// made it yet, the one item that seals its page cursors.
+func TestEventsRoleOnlyReads(t *testing.T) {
+	for _, v := range variantNames() {
+		s := synth(t, v)
+		table := s.logicalID(s.stack.Table.Table)
+		audit := s.logicalID(s.stack.AuditTable.Table)
+		role := s.roleOf(routes.FnEvents)
+		if role != s.logicalID(s.stack.Functions.EventsRole) {
+			t.Fatalf("%s: events runs as %s, want EventsRole", v, role)
+		}
+		g := s.grantsOf(role)
+		want := map[string][]string{
+			jsonString(arnOf(audit)): {"dynamodb:Query"},
+			jsonString(arnOf(table)): {"dynamodb:GetItem", "dynamodb:PutItem"},
+		}
+		for _, ix := range schema.Audit.Indexes {
+			want[jsonString(s.stack.Stack.Resolve(s.stack.AuditTable.IndexARN[ix.Name]))] = []string{"dynamodb:Query"}
+		}
+		want[jsonString(s.stack.Stack.Resolve(s.stack.Table.IndexARN[schema.IndexTokenUUID]))] = []string{"dynamodb:Query"}
+		if !same(g, want) {
+			t.Errorf("%s: events grants %v, want %v", v, g, want)
+		}
+		for _, st := range s.statementsOf(role) {
+			for _, a := range st.actions {
+				if !slices.Contains(writeActions, a) {
+					continue
+				}
+				// The only write: the cursor key item, by its partition key.
+				cond := jsonString(st.raw["Condition"])
+				if a != "dynamodb:PutItem" || !same(st.resources, []any{arnOf(table)}) ||
+					!strings.Contains(cond, `"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["`+schema.CursorKeyItem+`"]}`) ||
+					!strings.Contains(cond, `"Null":{"dynamodb:LeadingKeys":"false"}`) {
+					t.Errorf("%s: events may %s on %v with condition %s; its one write is the cursor key item", v, a, jsonString(st.resources), cond)
+				}
+			}
+		}
+	}
+}
+
+// TestLastUsedGrantIsConditioned: the authorizer and serve (Lambda or the
+// Fargate task) may UpdateItem only to set lastUsedAt, and not at all when
+// apiTokens.lastUsedResolutionSeconds is 0.
+func TestLastUsedGrantIsConditioned(t *testing.T) {
+	wantAttrs := []string{schema.AttrToken, schema.AttrTokenUUID, schema.AttrLastUsedAt}
+	for _, v := range variantNames() {
+		s := synth(t, v)
+		table := s.logicalID(s.stack.Table.Table)
+		roles := map[string]string{routes.FnAuthorizer: s.roleOf(routes.FnAuthorizer)}
+		if svc := s.stack.ServeService; svc != nil {
+			roles["serve task"] = s.logicalID(svc.TaskRole)
+		} else {
+			roles[routes.FnServe] = s.roleOf(routes.FnServe)
+		}
+		enabled := *s.cfg.APITokens.LastUsedResolutionSeconds > 0
+		for who, role := range roles {
+			n := 0
+			for _, st := range s.statementsOf(role) {
+				if !slices.Contains(st.actions, "dynamodb:UpdateItem") {
+					continue
+				}
+				n++
+				if !slices.Equal(st.actions, []string{"dynamodb:UpdateItem"}) || !same(st.resources, []any{arnOf(table)}) {
+					t.Errorf("%s: %s: the lastUsedAt statement grants %v on %v, want UpdateItem on the token table alone", v, who, st.actions, jsonString(st.resources))
+				}
+				c, _ := st.raw["Condition"].(map[string]any)
+				fa, _ := c["ForAllValues:StringEquals"].(map[string]any)
+				if got := toStrings(fa["dynamodb:Attributes"]); !slices.Equal(sortedCopy(got), sortedCopy(wantAttrs)) {
+					t.Errorf("%s: %s: dynamodb:Attributes %v, want exactly %v", v, who, got, wantAttrs)
+				}
+				if !same(c["Null"], map[string]any{"dynamodb:Attributes": "false"}) {
+					t.Errorf("%s: %s: want Null false on dynamodb:Attributes (ForAllValues holds for a request naming none), got %v", v, who, jsonString(c["Null"]))
+				}
+				rv, _ := c["StringEqualsIfExists"].(map[string]any)
+				if got := toStrings(rv["dynamodb:ReturnValues"]); !slices.Equal(got, []string{"NONE"}) {
+					t.Errorf("%s: %s: dynamodb:ReturnValues %v, want NONE (StringEqualsIfExists)", v, who, got)
+				}
+				if len(c) != 3 {
+					t.Errorf("%s: %s: unexpected conditions %v", v, who, jsonString(c))
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[enabled]; n != want {
+				t.Errorf("%s: %s has %d UpdateItem statements, want %d (lastUsedResolutionSeconds %d)", v, who, n, want, *s.cfg.APITokens.LastUsedResolutionSeconds)
+			}
+			for _, st := range s.statementsOf(role) {
+				for _, a := range st.actions {
+					if slices.Contains(writeActions, a) && a != "dynamodb:UpdateItem" {
+						t.Errorf("%s: %s may %s", v, who, a)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLifecycleRoutes: PATCH and rotate, the events resources and the bulk
+// DELETE exist, reach their functions through the REQUEST authorizer, and
+// answer the console's preflight.
+func TestLifecycleRoutes(t *testing.T) {
+	s := synth(t, "default")
+	authID := s.logicalID(s.stack.API.Authorizer)
+	paths := s.apiResourcePaths()
+	type method struct{ fn, path, verb string }
+	wants := []method{
+		{routes.FnUpdate, "/api-tokens/{id}", "PATCH"},
+		{routes.FnRotate, "/api-tokens/{id}/rotate", "POST"},
+		{routes.FnEvents, "/api-tokens/{id}/events", "GET"},
+		{routes.FnEvents, "/api-token-events", "GET"},
+		{routes.FnDelete, "/api-tokens", "DELETE"},
+	}
+	got := map[method]bool{}
+	preflight := map[string]bool{}
+	for _, m := range s.resources("AWS::ApiGateway::Method") {
+		p := props(m)
+		resID, _ := p["ResourceId"].(map[string]any)["Ref"].(string)
+		if p["HttpMethod"] == "OPTIONS" {
+			preflight[paths[resID]] = p["AuthorizationType"] == "NONE"
+			continue
+		}
+		in := p["Integration"].(map[string]any)
+		for _, w := range wants {
+			if w.path == paths[resID] && w.verb == p["HttpMethod"] {
+				got[w] = true
+				if p["AuthorizationType"] != "CUSTOM" || !same(p["AuthorizerId"], ref(authID)) ||
+					!refersTo(in["Uri"], s.logicalID(s.stack.Functions.ByName[w.fn])) {
+					t.Errorf("%s %s: authorizer %v, integration %v; want the REQUEST authorizer and the %s function",
+						w.verb, w.path, jsonString(p["AuthorizerId"]), jsonString(in["Uri"]), w.fn)
+				}
+			}
+		}
+	}
+	for _, w := range wants {
+		if !got[w] {
+			t.Errorf("%s %s is missing", w.verb, w.path)
+		}
+		if !preflight[w.path] {
+			t.Errorf("%s has no unauthenticated CORS preflight", w.path)
+		}
+	}
+}
+
+// TestTokenFormatReachesEveryFunction: the format is read wherever tokens
+// are created or authenticated, which is every function; the prefix only
+// with prefixed tokens.
+func TestTokenFormatReachesEveryFunction(t *testing.T) {
+	for v, want := range map[string][2]string{"default": {TokenFormatHex, ""}, "vpc": {TokenFormatPrefixed, "acme"}} {
+		s := synth(t, v)
+		for _, name := range functionNames {
+			env := s.envOf(name)
+			if env[envTokenFormat] != want[0] || env[envTokenPrefix] != want[1] {
+				t.Errorf("%s: %s has %s=%q %s=%q, want %q %q", v, name, envTokenFormat, env[envTokenFormat], envTokenPrefix, env[envTokenPrefix], want[0], want[1])
+			}
+			if _, ok := env[envTokenPrefix]; ok != (want[1] != "") {
+				t.Errorf("%s: %s: %s set=%v", v, name, envTokenPrefix, ok)
+			}
+		}
+		if got := s.envOf(routes.FnCreate)[config.EnvAuditRetentionDays]; got != fmt.Sprint(*s.cfg.APITokens.AuditRetentionDays) {
+			t.Errorf("%s: create %s = %q, want %d", v, config.EnvAuditRetentionDays, got, *s.cfg.APITokens.AuditRetentionDays)
+		}
+		if got := s.envOf(routes.FnAuthorizer)[config.EnvLastUsedResolution]; got != fmt.Sprint(*s.cfg.APITokens.LastUsedResolutionSeconds) {
+			t.Errorf("%s: authorizer %s = %q", v, config.EnvLastUsedResolution, got)
 		}
 	}
 }
@@ -1125,7 +1434,7 @@ func TestRoleOverrideImportsInsteadOfCreating(t *testing.T) {
 		if n := len(s.systemRoles()); n != created-1 {
 			t.Errorf("%s: %d roles, want %d (all but ApiTokensApiRole)", v, n, created-1)
 		}
-		for _, name := range []string{routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings} {
+		for _, name := range tokenRoleFunctions {
 			fn := props(s.resources("AWS::Lambda::Function")[s.logicalID(s.stack.Functions.ByName[name])])
 			if !same(fn["Role"], want) {
 				t.Errorf("%s: %s runs as %v, want the existing role %v", v, name, jsonString(fn["Role"]), jsonString(want))

@@ -1,4 +1,5 @@
-// Command delete is the Lambda function behind DELETE /api-tokens/{tokenUUID}.
+// Command delete is the Lambda function behind DELETE /api-tokens/{tokenUUID}
+// and DELETE /api-tokens/?username= (every token of a user).
 // The rules live in pkg/tokensvc; this only wires configuration to them.
 package main
 

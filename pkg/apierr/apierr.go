@@ -27,6 +27,7 @@ const (
 	GatewayTimeout               // 504: the model upstream did not answer in time
 	NotImplemented               // 501: route exists but has no handler in this build
 	MethodNotAllowed             // 405
+	Conflict                     // 409: another change won a race; read again and retry
 )
 
 var statusOf = map[Kind]int{
@@ -42,6 +43,7 @@ var statusOf = map[Kind]int{
 	GatewayTimeout:   http.StatusGatewayTimeout,
 	NotImplemented:   http.StatusNotImplemented,
 	MethodNotAllowed: http.StatusMethodNotAllowed,
+	Conflict:         http.StatusConflict,
 }
 
 // Error is an error a caller may see. Message is safe to show; Err, if set,

@@ -15,7 +15,7 @@ func TestStatusTable(t *testing.T) {
 	}{
 		{apierr.Internal, 500}, {apierr.Invalid, 400}, {apierr.Unauthenticated, 401}, {apierr.Forbidden, 403},
 		{apierr.NotFound, 404}, {apierr.Unprocessable, 422}, {apierr.TooLarge, 413}, {apierr.Unavailable, 503},
-		{apierr.BadGateway, 502}, {apierr.GatewayTimeout, 504}, {apierr.NotImplemented, 501}, {apierr.MethodNotAllowed, 405},
+		{apierr.BadGateway, 502}, {apierr.GatewayTimeout, 504}, {apierr.NotImplemented, 501}, {apierr.MethodNotAllowed, 405}, {apierr.Conflict, 409},
 	} {
 		err := fmt.Errorf("wrapped: %w", apierr.New(tc.kind, "m"))
 		if got := apierr.Status(err); got != tc.status {

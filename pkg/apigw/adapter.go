@@ -23,6 +23,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/routes"
+	"github.com/llmgw/apitokens/pkg/tokensvc"
 )
 
 // MaxBodyBytes caps request bodies (routes.MaxTokenAPIBodyBytes).
@@ -36,6 +37,9 @@ type Request struct {
 	Query     map[string]string // single-value query parameters
 	Body      []byte
 	RequestID string
+	// Origin is where the call came from, for the audit trail: API
+	// Gateway's view of the source IP and the User-Agent.
+	Origin tokensvc.Origin
 }
 
 // Response is a successful answer; Body is encoded as JSON.
@@ -67,7 +71,7 @@ func Adapt(h Handler, fresh auth.Authenticator, logger *slog.Logger) func(contex
 		if err == nil {
 			log = log.With(slog.String("caller", r.Principal.Username))
 			var resp Response
-			resp, err = h(ctx, r)
+			resp, err = h(tokensvc.WithOrigin(ctx, r.Origin), r)
 			if err == nil {
 				log.InfoContext(ctx, "request served", slog.Int("status", resp.Status))
 				return JSON(resp.Status, resp.Body), nil
@@ -100,6 +104,7 @@ func request(ctx context.Context, ev events.APIGatewayProxyRequest, fresh auth.A
 		Query:     ev.QueryStringParameters,
 		Body:      body,
 		RequestID: ev.RequestContext.RequestID,
+		Origin:    tokensvc.Origin{SourceIP: ev.RequestContext.Identity.SourceIP, UserAgent: ev.RequestContext.Identity.UserAgent},
 	}, nil
 }
 

@@ -136,7 +136,8 @@ func (e *env) send(caller auth.Principal, headers map[string]string, method, tar
 	ev := events.APIGatewayProxyRequest{
 		HTTPMethod: method, Resource: rt.Resource, Path: u.Path, PathParameters: params,
 		QueryStringParameters: q, Body: body, Headers: headers,
-		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + method, Authorizer: caller.Context()},
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + method, Authorizer: caller.Context(),
+			Identity: events.APIGatewayRequestIdentity{SourceIP: "198.51.100.7", UserAgent: "lifecycle-test/1"}},
 	}
 	out, err := e.fns[rt.Function](context.Background(), ev)
 	if err != nil {

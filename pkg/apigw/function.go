@@ -9,6 +9,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
@@ -18,7 +19,7 @@ import (
 // fails. It is all a token function's main does besides lambda.Start.
 func Function(name string) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	logger := wire.Logger(os.Getenv).With(slog.String("function", name))
-	svc, fresh, err := build(context.Background(), os.Getenv, logger)
+	svc, fresh, err := build(context.Background(), os.Getenv, logger, usesAudit[name])
 	if err != nil {
 		wire.Fatal(logger, name+": startup failed", err)
 	}
@@ -33,13 +34,27 @@ type errUnknownRoute string
 
 func (e errUnknownRoute) Error() string { return "no token route named " + string(e) }
 
-func build(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*tokensvc.Service, auth.Authenticator, error) {
+// usesAudit names the token functions that write or read the audit
+// trail. They refuse to start without AUDIT_TABLE_NAME: otherwise every
+// change would fail (a change is never made without its audit record) with
+// nothing to say why until someone reads the logs.
+var usesAudit = map[string]bool{
+	routes.FnCreate: true, routes.FnDelete: true, routes.FnSettings: true,
+	routes.FnUpdate: true, routes.FnRotate: true, routes.FnEvents: true,
+}
+
+func build(ctx context.Context, getenv func(string) string, logger *slog.Logger, audit bool) (*tokensvc.Service, auth.Authenticator, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := cfg.Require(config.EnvAdminGroup); err != nil {
 		return nil, nil, err
+	}
+	if audit {
+		if err := cfg.Require(config.EnvAuditTableName); err != nil {
+			return nil, nil, err
+		}
 	}
 	st, err := wire.Store(ctx, cfg)
 	if err != nil {
@@ -56,5 +71,6 @@ func ServiceConfig(cfg config.Config) tokensvc.Config {
 		MaxTokenDays:     cfg.MaxTokenDays,
 		AllowUserManaged: cfg.AllowUserManaged,
 		SettingsTTL:      cfg.TokenCacheTTL,
+		TokenFormat:      cfg.TokenFormat,
 	}
 }

@@ -30,3 +30,6 @@ func TestVolumeDynamoDB(t *testing.T) { runVolume(t, dynamoBackend, 3000, 1000) 
 
 func TestTokenCallersMemory(t *testing.T)   { runTokenCallers(t, memoryBackend) }
 func TestTokenCallersDynamoDB(t *testing.T) { runTokenCallers(t, dynamoBackend) }
+
+func TestLifecycleMemory(t *testing.T)   { runLifecycle(t, memoryBackend) }
+func TestLifecycleDynamoDB(t *testing.T) { runLifecycle(t, dynamoBackend) }

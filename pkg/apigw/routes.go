@@ -42,10 +42,59 @@ func Get(svc *tokensvc.Service) Handler {
 	}
 }
 
-// Delete serves DELETE /api-tokens/{tokenUUID}.
+// Delete serves DELETE /api-tokens/{tokenUUID} and, without a path id,
+// DELETE /api-tokens/?username=&includeSystemTokens= (every token of a
+// user).
 func Delete(svc *tokensvc.Service) Handler {
 	return func(ctx context.Context, r Request) (Response, error) {
+		if r.PathID == "" {
+			out, err := svc.RevokeUser(ctx, r.Principal, tokensvc.RevokeRequest{
+				Username: r.Query["username"], IncludeSystemTokens: r.Query["includeSystemTokens"],
+			})
+			return Response{Status: http.StatusOK, Body: out}, err
+		}
 		out, err := svc.Delete(ctx, r.Principal, r.PathID)
+		return Response{Status: http.StatusOK, Body: out}, err
+	}
+}
+
+// Update serves PATCH /api-tokens/{tokenUUID}.
+func Update(svc *tokensvc.Service) Handler {
+	return func(ctx context.Context, r Request) (Response, error) {
+		var req tokensvc.PatchRequest
+		if err := DecodeJSON(r.Body, &req); err != nil {
+			return Response{}, err
+		}
+		out, err := svc.Patch(ctx, r.Principal, r.PathID, req)
+		return Response{Status: http.StatusOK, Body: out}, err
+	}
+}
+
+// Rotate serves POST /api-tokens/{tokenUUID}/rotate.
+func Rotate(svc *tokensvc.Service) Handler {
+	return func(ctx context.Context, r Request) (Response, error) {
+		var req tokensvc.RotateRequest
+		if err := DecodeJSON(r.Body, &req); err != nil {
+			return Response{}, err
+		}
+		out, err := svc.Rotate(ctx, r.Principal, r.PathID, req)
+		return Response{Status: http.StatusCreated, Body: out}, err
+	}
+}
+
+// Events serves GET /api-tokens/{tokenUUID}/events (one token's history)
+// and GET /api-token-events (admins: every token's).
+func Events(svc *tokensvc.Service) Handler {
+	return func(ctx context.Context, r Request) (Response, error) {
+		req := tokensvc.EventsRequest{
+			Username: r.Query["username"], Actor: r.Query["actor"], From: r.Query["from"], To: r.Query["to"],
+			Limit: r.Query["limit"], NextToken: r.Query["nextToken"],
+		}
+		if r.PathID != "" {
+			out, err := svc.TokenEvents(ctx, r.Principal, r.PathID, req)
+			return Response{Status: http.StatusOK, Body: out}, err
+		}
+		out, err := svc.Events(ctx, r.Principal, req)
 		return Response{Status: http.StatusOK, Body: out}, err
 	}
 }
@@ -79,5 +128,8 @@ func Handlers(svc *tokensvc.Service) map[string]Handler {
 		routes.FnGet:      Get(svc),
 		routes.FnDelete:   Delete(svc),
 		routes.FnSettings: Settings(svc),
+		routes.FnUpdate:   Update(svc),
+		routes.FnRotate:   Rotate(svc),
+		routes.FnEvents:   Events(svc),
 	}
 }

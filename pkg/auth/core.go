@@ -66,26 +66,48 @@ type Options struct {
 	FreshTokens bool
 	// CacheSize bounds the cache; default 10,000 entries.
 	CacheSize int
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// LastUsed, if set, records when API tokens are used: after an
+	// allowed API-token decision (cache hit or not) at most once per
+	// LastUsedResolution per token in this process
+	// (LAST_USED_RESOLUTION_SECONDS). Nil or a zero resolution records
+	// nothing.
+	LastUsed           LastUsedWriter
+	LastUsedResolution time.Duration
+	Now                func() time.Time
+	Logger             *slog.Logger
+
+	// TokenFormat says which API tokens are worth a read
+	// (secret.Format.Classify): hex tokens always, prefixed ones only with
+	// TokenFormat's prefix and a matching checksum. Every other credential
+	// that is not a JWT is refused as malformed_token without a read. The
+	// zero value is secret.Hex.
+	TokenFormat secret.Format
 }
 
 // Core is the decision core. It is safe for concurrent use.
 type Core struct {
 	fresh  bool
+	format secret.Format
+	errs   malformedErrs
 	tokens TokenReader
 	jwt    JWTVerifier
 	groups Groups
 	now    func() time.Time
 	log    *slog.Logger
 	cache  *cache
+	used   *lastUsed // nil: use is not recorded
 }
 
 var _ Authenticator = (*Core)(nil)
 
 // NewCore returns a Core.
 func NewCore(o Options) *Core {
-	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger, fresh: o.FreshTokens}
+	c := &Core{tokens: o.Tokens, jwt: o.JWT, groups: o.Groups, now: o.Now, log: o.Logger, fresh: o.FreshTokens, format: o.TokenFormat}
+	general := msgMalformed
+	if c.format.IsPrefixed() {
+		general += " or a " + c.format.Prefix + "_ token"
+	}
+	c.errs = newMalformedErrs(general)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -99,6 +121,9 @@ func NewCore(o Options) *Core {
 		}
 		c.cache = newCache(o.CacheTTL, size)
 	}
+	if o.LastUsed != nil && o.LastUsedResolution > 0 {
+		c.used = newLastUsed(o.LastUsed, o.LastUsedResolution, c.log)
+	}
 	return c
 }
 
@@ -107,6 +132,7 @@ var (
 	errUnknown    = apierr.New(apierr.Unauthenticated, "unknown or revoked token").WithCode("unknown_token")
 	errLegacy     = apierr.New(apierr.Unauthenticated, "legacy tokens are no longer accepted: create a new token").WithCode("legacy_token")
 	errExpired    = apierr.New(apierr.Unauthenticated, "API token has expired: create a new token").WithCode("expired_token")
+	errDisabled   = apierr.New(apierr.Unauthenticated, "API token is disabled: ask its owner or an admin to enable it").WithCode("token_disabled")
 	errJWTExpired = apierr.New(apierr.Unauthenticated, "token has expired: sign in again").WithCode("expired_token")
 	errNoJWT      = apierr.New(apierr.Unauthenticated, "JWT authentication is not configured on this gateway: use an API token").WithCode("jwt_disabled")
 	errUserGroup  = apierr.New(apierr.Unauthenticated, "user is not in the group that may use this gateway: ask an administrator for access").WithCode("not_in_user_group")
@@ -120,32 +146,66 @@ const (
 	msgMalformed  = "not an API token: expected 128 lowercase hex characters"
 )
 
-var (
-	errMalformed       = apierr.New(apierr.Unauthenticated, msgMalformed).WithCode(codeMalformed)
-	errMalformedUUID   = apierr.New(apierr.Unauthenticated, msgMalformed+"; this is a token id (tokenUUID), not the token: the token is shown once, at creation").WithCode(codeMalformed)
-	errMalformedOpenAI = apierr.New(apierr.Unauthenticated, msgMalformed+"; this is an OpenAI-style key, not a token of this gateway").WithCode(codeMalformed)
-	errMalformedSpace  = apierr.New(apierr.Unauthenticated, msgMalformed+"; it contains whitespace").WithCode(codeMalformed)
-	errMalformedUpper  = apierr.New(apierr.Unauthenticated, msgMalformed+"; API tokens are lowercase").WithCode(codeMalformed)
-)
+// malformedErrs are a Core's refusals of malformed credentials that need
+// no numbers, built once: their general message names every format the
+// Core accepts.
+type malformedErrs struct {
+	general, uuid, openAI, space, upper *apierr.Error
+}
 
-// malformed says why cred, which is not secret.WellFormed, is not an API
-// token. Each hint is given only where it is certain from the shape alone;
-// anything else gets the general message. The checks are cheap and run
-// only on refusals.
-func malformed(cred string) error {
+func newMalformedErrs(general string) malformedErrs {
+	e := func(hint string) *apierr.Error {
+		return apierr.New(apierr.Unauthenticated, "%s%s", general, hint).WithCode(codeMalformed)
+	}
+	return malformedErrs{
+		general: e(""),
+		uuid:    e("; this is a token id (tokenUUID), not the token: the token is shown once, at creation"),
+		openAI:  e("; this is an OpenAI-style key, not a token of this gateway"),
+		space:   e("; it contains whitespace"),
+		upper:   e("; API tokens are lowercase"),
+	}
+}
+
+// malformed says why cred, which c.format classifies as secret.Malformed,
+// is not an API token. Each hint is given only where it is certain from
+// the shape alone; anything else gets the general message. The checks are
+// cheap and run only on refusals.
+func (c *Core) malformed(cred string) error {
+	general := c.errs.general.Message
+	if p := c.format.Prefix; p != "" {
+		// A credential that starts with this gateway's prefix was meant
+		// to be a prefixed token: say what is wrong with it as one.
+		switch err := secret.CheckPrefixed(cred, p); {
+		case err == secret.ErrPrefix:
+		case strings.ContainsFunc(cred, unicode.IsSpace):
+			return c.errs.space
+		case err == secret.ErrLength && len(cred) < c.format.Len():
+			return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", general, len(cred), c.format.Len()).WithCode(codeMalformed)
+		case err == secret.ErrLength:
+			return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", general, len(cred), c.format.Len()).WithCode(codeMalformed)
+		case err == secret.ErrChecksum:
+			return apierr.New(apierr.Unauthenticated, "%s; its checksum does not match: a character is mistyped or damaged", general).WithCode(codeMalformed)
+		default:
+			return apierr.New(apierr.Unauthenticated, "%s; it has characters a %s_ token cannot hold", general, p).WithCode(codeMalformed)
+		}
+		// Shaped like a prefixed token under another prefix.
+		if i := strings.IndexByte(cred, '_'); i > 0 && secret.ValidPrefix(cred[:i]) == nil && len(cred)-i-1 == secret.BodyLen+secret.CheckLen {
+			return apierr.New(apierr.Unauthenticated, "%s; its prefix is not %s_: a token of another gateway?", general, p).WithCode(codeMalformed)
+		}
+	}
 	switch {
 	case strings.HasPrefix(cred, "sk-"):
-		return errMalformedOpenAI
+		return c.errs.openAI
 	case isUUID(cred):
-		return errMalformedUUID
+		return c.errs.uuid
 	case strings.ContainsFunc(cred, unicode.IsSpace):
-		return errMalformedSpace
+		return c.errs.space
 	}
 	lower, upper := true, false
 	for i := 0; i < len(cred); i++ {
-		switch c := cred[i]; {
-		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
-		case 'A' <= c && c <= 'F':
+		switch ch := cred[i]; {
+		case '0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f':
+		case 'A' <= ch && ch <= 'F':
 			upper = true
 		default:
 			lower = false
@@ -153,15 +213,15 @@ func malformed(cred string) error {
 	}
 	switch {
 	case !lower:
-		return errMalformed
+		return c.errs.general
 	case len(cred) == secret.Len: // hex of the right length, so upper-case
-		return errMalformedUpper
+		return c.errs.upper
 	case len(cred) < secret.Len:
-		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d: truncated?", general, len(cred), secret.Len).WithCode(codeMalformed)
 	case upper:
-		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d, and API tokens are lowercase", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d, and API tokens are lowercase", general, len(cred), secret.Len).WithCode(codeMalformed)
 	default:
-		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", msgMalformed, len(cred), secret.Len).WithCode(codeMalformed)
+		return apierr.New(apierr.Unauthenticated, "%s; it has %d characters, expected %d", general, len(cred), secret.Len).WithCode(codeMalformed)
 	}
 }
 
@@ -245,17 +305,18 @@ func (c *Core) fromJWT(ctx context.Context, raw string) (Principal, error) {
 }
 
 func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error) {
-	// The shape check comes first: a truncated or whitespace-damaged token
-	// never costs a database read.
-	if !secret.WellFormed(cred) {
-		return Principal{}, malformed(cred)
+	// The shape check comes first: a truncated, whitespace-damaged or
+	// mistyped token (a prefixed token's checksum) never costs a database
+	// read.
+	if c.format.Classify(cred) == secret.Malformed {
+		return Principal{}, c.malformed(cred)
 	}
 	sum := secret.Sum(cred)
 	now := c.now()
 	cached := c.cache != nil && !c.fresh
 	if cached {
 		if e, ok := c.cache.get(sum, now); ok {
-			return c.decide(e, now)
+			return c.used.note(ctx, sum, now)(c.decide(e, now))
 		}
 	}
 	t, err := c.tokens.GetByHash(ctx, hex.EncodeToString(sum[:]))
@@ -268,6 +329,8 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 		return Principal{}, apierr.Wrap(apierr.Unavailable, err, "token store unavailable").WithCode("store_unavailable")
 	case t.Legacy || t.UUID == "":
 		e = entry{err: errLegacy}
+	case t.Disabled:
+		e = entry{err: errDisabled}
 	default:
 		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID,
 			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem}
@@ -280,7 +343,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 	if cached {
 		c.cache.put(sum, e, now)
 	}
-	return c.decide(e, now)
+	return c.used.note(ctx, sum, now)(c.decide(e, now))
 }
 
 // decide applies the expiry at the moment of use, so a cached positive

@@ -109,8 +109,10 @@ func stripBearer(v string) string {
 }
 
 // LooksLikeJWT reports whether s has the compact JWS shape: three non-empty
-// base64url segments separated by dots. API tokens are hex without dots, so
-// the two kinds of credential cannot be confused.
+// base64url segments separated by dots. API tokens have no dots (hex, or
+// a prefixed token's [a-z0-9] prefix, '_' and base62), so the two kinds of
+// credential cannot be confused: a prefixed token's '_' is base64url too,
+// but without two dots it is never a JWT.
 func LooksLikeJWT(s string) bool {
 	if strings.Count(s, ".") != 2 {
 		return false

@@ -10,11 +10,15 @@ import (
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/secret"
 )
 
 // Environment variable names.
 const (
 	EnvTableName           = "TOKEN_TABLE_NAME"
+	EnvAuditTableName      = "AUDIT_TABLE_NAME"
+	EnvAuditRetentionDays  = "AUDIT_RETENTION_DAYS"
+	EnvLastUsedResolution  = "LAST_USED_RESOLUTION_SECONDS"
 	EnvAuthority           = "AUTHORITY"
 	EnvClientID            = "CLIENT_ID"
 	EnvAdminGroup          = "ADMIN_GROUP"
@@ -58,10 +62,19 @@ const (
 	DefaultServeTimeout      = 120 * time.Second
 	DefaultPort              = 8080
 	DefaultServeDrain        = 30 * time.Second
+	// DefaultAuditRetentionDays is how long audit events are kept
+	// (AUDIT_RETENTION_DAYS); MaxAuditRetentionDays bounds it.
+	DefaultAuditRetentionDays = 365
+	MaxAuditRetentionDays     = 3650
 	// MaxTokenDaysLimit bounds MAX_TOKEN_DAYS (and so DEFAULT_TOKEN_DAYS):
 	// ten years is longer than any credential should live, and keeps every
 	// expiry computation far from overflow.
 	MaxTokenDaysLimit = 3650
+	// DefaultLastUsedResolution: a token's last use is recorded at most
+	// every five minutes per process, one small write per token in that
+	// time whatever the call rate.
+	DefaultLastUsedResolution    = 300 * time.Second
+	MaxLastUsedResolutionSeconds = 86400
 )
 
 // Values of MODEL_PERMISSIONS_DEFAULT: what a model that MODEL_PERMISSIONS
@@ -77,9 +90,26 @@ const (
 	ServeModeContainer = "container" // HTTP server with streaming
 )
 
+// The API token format: TOKEN_FORMAT is TokenFormatHex (the default) or
+// TokenFormatPrefixed; TOKEN_PREFIX (DefaultTokenPrefix) starts prefixed
+// tokens and must satisfy secret.ValidPrefix, in either format.
+const (
+	EnvTokenFormat      = "TOKEN_FORMAT"
+	EnvTokenPrefix      = "TOKEN_PREFIX"
+	TokenFormatHex      = "hex"
+	TokenFormatPrefixed = "prefixed"
+	DefaultTokenPrefix  = "lisa"
+)
+
 // Config is the shared runtime configuration.
 type Config struct {
-	TableName                 string
+	TableName string
+	// AuditTableName is the audit table (AUDIT_TABLE_NAME). Without it the
+	// store refuses every change that records audit events.
+	AuditTableName string
+	// AuditRetention is how long audit events are kept (their TTL):
+	// AUDIT_RETENTION_DAYS, 1..3650 days, default 365.
+	AuditRetention            time.Duration
 	Authority                 string
 	ClientID                  string
 	Groups                    auth.Groups
@@ -105,13 +135,23 @@ type Config struct {
 	JWTUsernameProperty string
 	DynamoDBEndpoint    string
 	LogLevel            string
+
+	// LastUsedResolution is how often, at most, one process records a
+	// token's last use (LAST_USED_RESOLUTION_SECONDS); 0 records nothing.
+	LastUsedResolution time.Duration
+
+	// TokenFormat is what new API tokens look like (TokenFormat.Generate)
+	// and which tokens authenticate: secret.Hex, or with TOKEN_FORMAT
+	// prefixed, TOKEN_PREFIX's prefixed tokens beside hex ones.
+	TokenFormat secret.Format
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
 // tests). It reports every unusable value by its variable name.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName: strings.TrimSpace(getenv(EnvTableName)),
+		TableName:      strings.TrimSpace(getenv(EnvTableName)),
+		AuditTableName: strings.TrimSpace(getenv(EnvAuditTableName)),
 		// AUTHORITY is compared with the tokens' "iss" exactly, so it is
 		// kept as given: some issuers' identifiers end in "/".
 		Authority: strings.TrimSpace(getenv(EnvAuthority)),
@@ -146,11 +186,27 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DefaultTokenDays > c.MaxTokenDays {
 		return Config{}, fmt.Errorf("%s (%d) exceeds %s (%d)", EnvDefaultTokenDays, c.DefaultTokenDays, EnvMaxTokenDays, c.MaxTokenDays)
 	}
+	days, err := intVar(getenv, EnvAuditRetentionDays, DefaultAuditRetentionDays, 1)
+	if err != nil {
+		return Config{}, err
+	}
+	if days > MaxAuditRetentionDays {
+		return Config{}, fmt.Errorf("%s: %d is more than %d days (ten years)", EnvAuditRetentionDays, days, MaxAuditRetentionDays)
+	}
+	c.AuditRetention = time.Duration(days) * 24 * time.Hour
 	secs, err := intVar(getenv, EnvTokenCacheSeconds, int(DefaultTokenCache/time.Second), 0)
 	if err != nil {
 		return Config{}, err
 	}
 	c.TokenCacheTTL = time.Duration(secs) * time.Second
+	lu, err := intVar(getenv, EnvLastUsedResolution, int(DefaultLastUsedResolution/time.Second), 0)
+	if err != nil {
+		return Config{}, err
+	}
+	if lu > MaxLastUsedResolutionSeconds {
+		return Config{}, fmt.Errorf("%s must be at most %d (a day), not %d", EnvLastUsedResolution, MaxLastUsedResolutionSeconds, lu)
+	}
+	c.LastUsedResolution = time.Duration(lu) * time.Second
 	ts, err := intVar(getenv, EnvServeTimeoutSeconds, int(DefaultServeTimeout/time.Second), 1)
 	if err != nil {
 		return Config{}, err
@@ -183,6 +239,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.ServeDrain = time.Duration(ds) * time.Second
+	if c.TokenFormat, err = tokenFormat(getenv); err != nil {
+		return Config{}, err
+	}
 	if v := strings.TrimSpace(getenv(EnvServeAllowInsecure)); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -205,6 +264,7 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) Require(names ...string) error {
 	vals := map[string]string{
 		EnvTableName:        c.TableName,
+		EnvAuditTableName:   c.AuditTableName,
 		EnvAuthority:        c.Authority,
 		EnvClientID:         c.ClientID,
 		EnvAdminGroup:       c.Groups.Admin,
@@ -216,6 +276,27 @@ func (c Config) Require(names ...string) error {
 		}
 	}
 	return nil
+}
+
+// tokenFormat reads TOKEN_FORMAT and TOKEN_PREFIX. The prefix is checked
+// even for hex, so that a typo in it is found before it is switched on.
+func tokenFormat(getenv func(string) string) (secret.Format, error) {
+	prefix := strings.TrimSpace(getenv(EnvTokenPrefix))
+	if prefix == "" {
+		prefix = DefaultTokenPrefix
+	}
+	f, err := secret.Prefixed(prefix)
+	if err != nil {
+		return secret.Format{}, fmt.Errorf("%s: %w", EnvTokenPrefix, err)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvTokenFormat))); v {
+	case "", TokenFormatHex:
+		return secret.Hex, nil
+	case TokenFormatPrefixed:
+		return f, nil
+	default:
+		return secret.Format{}, fmt.Errorf("%s: %q must be %q or %q", EnvTokenFormat, v, TokenFormatHex, TokenFormatPrefixed)
+	}
 }
 
 func intVar(getenv func(string) string, name string, def, min int) (int, error) {

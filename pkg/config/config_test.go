@@ -109,3 +109,56 @@ func TestServeMode(t *testing.T) {
 		}
 	}
 }
+
+func TestLastUsedResolution(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 300 * time.Second, true}, {"0", 0, true}, {"60", time.Minute, true}, {"86400", 24 * time.Hour, true},
+		{"86401", 0, false}, {"-1", 0, false}, {"5m", 0, false},
+	} {
+		c, err := config.Load(func(k string) string {
+			if k == config.EnvLastUsedResolution {
+				return tc.v
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok || tc.ok && c.LastUsedResolution != tc.want {
+			t.Errorf("%s=%q: %v, %v; want %v, ok %v", config.EnvLastUsedResolution, tc.v, c.LastUsedResolution, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), config.EnvLastUsedResolution) {
+			t.Errorf("error does not name the variable: %v", err)
+		}
+	}
+}
+
+func TestAudit(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuditTableName != "" || c.AuditRetention != 365*24*time.Hour {
+		t.Errorf("audit defaults = %q, %v", c.AuditTableName, c.AuditRetention)
+	}
+	if err := c.Require(config.EnvAuditTableName); err == nil || !strings.Contains(err.Error(), config.EnvAuditTableName) {
+		t.Errorf("Require(%s) without it = %v", config.EnvAuditTableName, err)
+	}
+	c, err = config.Load(env(map[string]string{config.EnvAuditTableName: " lisa-LISAApiTokenAuditTable ", config.EnvAuditRetentionDays: "30"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuditTableName != "lisa-LISAApiTokenAuditTable" || c.AuditRetention != 30*24*time.Hour {
+		t.Errorf("audit = %q, %v", c.AuditTableName, c.AuditRetention)
+	}
+	for _, v := range []string{"0", "-1", "3651", "1.5", "year"} {
+		_, err := config.Load(env(map[string]string{config.EnvAuditRetentionDays: v}))
+		if err == nil || !strings.Contains(err.Error(), config.EnvAuditRetentionDays) {
+			t.Errorf("%s=%s: err = %v, want one naming the variable", config.EnvAuditRetentionDays, v, err)
+		}
+	}
+	if _, err := config.Load(env(map[string]string{config.EnvAuditRetentionDays: "3650"})); err != nil {
+		t.Errorf("%s=3650: %v", config.EnvAuditRetentionDays, err)
+	}
+}

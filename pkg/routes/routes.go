@@ -14,12 +14,15 @@ const (
 	FnGet        = "get"
 	FnDelete     = "delete"
 	FnSettings   = "settings"
+	FnUpdate     = "update"
+	FnRotate     = "rotate"
+	FnEvents     = "events"
 	FnServe      = "serve"
 	FnAuthorizer = "authorizer"
 )
 
 // PathParam is the REST API path parameter of /api-tokens/{id}. The create
-// function reads it as a username, get and delete as a token UUID or legacy id.
+// function reads it as a username, the others as a token UUID or legacy id.
 const PathParam = "id"
 
 // Route is one method on one REST API resource.
@@ -37,6 +40,11 @@ var APITokens = []Route{
 	{Method: "POST", Resource: "/api-tokens/{id}", Function: FnCreate},
 	{Method: "GET", Resource: "/api-tokens/{id}", Function: FnGet},
 	{Method: "DELETE", Resource: "/api-tokens/{id}", Function: FnDelete},
+	{Method: "DELETE", Resource: "/api-tokens", Function: FnDelete}, // ?username=: every token of a user
+	{Method: "PATCH", Resource: "/api-tokens/{id}", Function: FnUpdate},
+	{Method: "POST", Resource: "/api-tokens/{id}/rotate", Function: FnRotate},
+	{Method: "GET", Resource: "/api-tokens/{id}/events", Function: FnEvents},
+	{Method: "GET", Resource: "/api-token-events", Function: FnEvents},
 	{Method: "GET", Resource: "/settings", Function: FnSettings},
 	{Method: "PUT", Resource: "/settings", Function: FnSettings},
 }

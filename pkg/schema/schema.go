@@ -26,6 +26,14 @@ const (
 	AttrName            = "name"
 	AttrGroups          = "groups"
 	AttrIsSystemToken   = "isSystemToken"
+	AttrDisabled        = "disabled"        // BOOL; absent = enabled
+	AttrDisabledBy      = "disabledBy"      // S: who disabled it
+	AttrDisabledByAdmin = "disabledByAdmin" // BOOL: an admin did (only an admin may enable it)
+	AttrDisabledAt      = "disabledAt"      // N, Unix seconds
+	AttrUpdatedAt       = "updatedAt"       // N, Unix seconds: last PATCH or rotation (also on the settings item)
+	AttrLastUsedAt      = "lastUsedAt"      // N, Unix seconds: last authenticated call (coarse)
+	AttrRotatedFrom     = "rotatedFrom"     // S: the tokenUUID this token replaced
+	AttrRotatedTo       = "rotatedTo"       // S: the tokenUUID that replaced this token
 	// AttrGuardFor is set only on per-user guard items; it names the
 	// tokenUUID that holds the user's single non-system token slot.
 	AttrGuardFor = "guardFor"
@@ -41,7 +49,6 @@ const (
 	// absent = never set), who set it (S) and when (N, Unix seconds).
 	AttrAllowUserManaged = "allowUserManagedTokens"
 	AttrUpdatedBy        = "updatedBy"
-	AttrUpdatedAt        = "updatedAt"
 )
 
 // Index names and their partition keys.
@@ -56,16 +63,21 @@ type KeyType string
 // String is the DynamoDB "S" type; every key in this schema is a string.
 const String KeyType = "S"
 
-// Index describes a global secondary index with ALL projection.
+// Index describes a global secondary index with ALL projection. SortKey
+// is "" for an index without one. Every key is a string (String).
 type Index struct {
 	Name         string
 	PartitionKey string
+	SortKey      string
 }
 
-// Table describes the key schema of the token table.
+// Table describes the key schema of a table. SortKey is "" for a table
+// without one; TTL names the time-to-live attribute, if any.
 type Table struct {
 	PartitionKey string
+	SortKey      string
 	Indexes      []Index
+	TTL          string
 }
 
 // Tokens is the token table definition.
@@ -121,3 +133,56 @@ func GuardKey(username string) string { return guardPrefix + username }
 
 // IsGuardKey reports whether a partition key value belongs to a guard item.
 func IsGuardKey(key string) bool { return strings.HasPrefix(key, guardPrefix) }
+
+// AuditTableSuffix is appended to the deployment name to form the audit
+// table's name: every change to a token or to the settings, one item each.
+const AuditTableSuffix = "-LISAApiTokenAuditTable"
+
+// AuditTableName returns the audit table name for a deployment, for
+// example "lisa-LISAApiTokenAuditTable".
+func AuditTableName(deploymentName string) string { return deploymentName + AuditTableSuffix }
+
+// Attribute names of audit items (see store.Event).
+const (
+	// AttrEventSubject is the partition key: the changed token's public id
+	// (tokenUUID or legacy id), or "settings".
+	AttrEventSubject = "tokenUUID"
+	// AttrEventKey is the sort key: the event's time in Unix milliseconds,
+	// zero-padded to 13 digits, "#", its id. Sorting by it is sorting by
+	// time, and it is unique.
+	AttrEventKey       = "eventKey"
+	AttrEventID        = "eventId"
+	AttrEventTime      = "time" // N, Unix milliseconds
+	AttrEventAction    = "action"
+	AttrEventActor     = "actor"
+	AttrEventAuthType  = "authType"
+	AttrEventSourceIP  = "sourceIp"
+	AttrEventUserAgent = "userAgent"
+	AttrEventUsername  = "username" // the changed token's owner; absent for settings
+	AttrEventChanges   = "changes"  // L of M {field, old, new}
+	// AttrEventMonth ("2026-12", UTC) partitions month-index, which lists
+	// every event newest first without a scan.
+	AttrEventMonth = "month"
+	// AttrEventExpiresAt is the TTL attribute (N, Unix seconds): the time
+	// plus the deployment's audit retention.
+	AttrEventExpiresAt = "expiresAt"
+)
+
+// Audit table index names.
+const (
+	IndexEventUsername = "username-index"
+	IndexEventActor    = "actor-index"
+	IndexEventMonth    = "month-index"
+)
+
+// Audit is the audit table definition.
+var Audit = Table{
+	PartitionKey: AttrEventSubject,
+	SortKey:      AttrEventKey,
+	Indexes: []Index{
+		{Name: IndexEventUsername, PartitionKey: AttrEventUsername, SortKey: AttrEventKey},
+		{Name: IndexEventActor, PartitionKey: AttrEventActor, SortKey: AttrEventKey},
+		{Name: IndexEventMonth, PartitionKey: AttrEventMonth, SortKey: AttrEventKey},
+	},
+	TTL: AttrEventExpiresAt,
+}

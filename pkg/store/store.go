@@ -22,6 +22,9 @@ var (
 	ErrExists = errors.New("store: token already exists")
 	// ErrBadCursor: a pagination cursor that this store did not issue.
 	ErrBadCursor = errors.New("store: invalid pagination cursor")
+	// ErrConflict: the stored token is no longer the one the caller read
+	// (another change won the race, or it was already rotated).
+	ErrConflict = errors.New("store: token changed meanwhile")
 )
 
 // Token is one item of the token table. A legacy item (the older scheme: a
@@ -43,6 +46,89 @@ type Token struct {
 	Groups      []string // as created; a Store returns a non-nil slice (empty when none)
 	IsSystem    bool
 	Legacy      bool
+
+	// Disabled tokens are refused everywhere until enabled again.
+	// DisabledBy is the username that disabled it, DisabledByAdmin whether
+	// that caller was an admin (then only an admin may enable it), and
+	// DisabledAt when (Unix seconds). All zero while enabled.
+	Disabled        bool
+	DisabledBy      string
+	DisabledByAdmin bool
+	DisabledAt      int64
+	// UpdatedAt is when the token was last changed after its creation
+	// (PATCH, rotation); 0 if never.
+	UpdatedAt int64
+	// LastUsedAt is when the token last authenticated a call (Unix
+	// seconds), written at most once per resolution per instance
+	// (TouchLastUsed); 0 if never recorded.
+	LastUsedAt int64
+	// RotatedFrom is the tokenUUID this token replaced; RotatedTo the
+	// tokenUUID that replaced it. A token with RotatedTo set no longer
+	// holds its owner's slot and cannot be rotated again.
+	RotatedFrom string
+	RotatedTo   string
+}
+
+// Audit actions: what an Event records.
+const (
+	ActionCreate     = "create"
+	ActionUpdate     = "update"  // name or expiry changed
+	ActionDisable    = "disable" // may carry other changes of the same PATCH
+	ActionEnable     = "enable"
+	ActionRotate     = "rotate" // on the old token; the new one gets ActionCreate with rotatedFrom
+	ActionDelete     = "delete"
+	ActionRevokeUser = "revoke_user" // one per token deleted by DELETE /api-tokens/?username=
+	ActionSettings   = "settings"
+)
+
+// SettingsSubject is the Event.TokenUUID of changes to the settings.
+const SettingsSubject = "settings"
+
+// Event is one entry of the audit trail: a change, who made it and how.
+// It never holds a secret or a token hash.
+type Event struct {
+	ID     string // unique (a UUID); set by the caller
+	Time   int64  // Unix milliseconds
+	Action string // one of the Action constants
+	// Actor is the username of the caller; AuthType how it authenticated:
+	// "jwt", or the tokenUUID of the API token it presented.
+	Actor     string
+	AuthType  string
+	SourceIP  string
+	UserAgent string
+	// TokenUUID is the token changed (its public id: a legacy item's
+	// legacy-... id), or SettingsSubject. Username is that token's owner
+	// ("" for settings and legacy items).
+	TokenUUID string
+	Username  string
+	Changes   []Change
+}
+
+// Change is one field an Event changed. Old and New are the values as the
+// API shows them (Unix seconds as decimal strings, booleans as
+// "true"/"false", groups comma-separated); "" when there was none.
+type Change struct {
+	Field string
+	Old   string
+	New   string
+}
+
+// EventQuery selects audit events, newest first. At most one of TokenUUID,
+// Username and Actor is the key of the query; the others, and From/To,
+// filter it. All empty lists every event (within From..To).
+type EventQuery struct {
+	TokenUUID string
+	Username  string // the changed token's owner
+	Actor     string
+	From, To  int64 // Unix milliseconds, inclusive; 0 = unbounded
+	Limit     int   // 1..1000, as ListOptions.Limit
+	Cursor    string
+}
+
+// EventPage is one page of events, newest first; Cursor "" on the last.
+type EventPage struct {
+	Events []Event
+	Cursor string
 }
 
 // ListOptions selects and pages a listing.
@@ -82,7 +168,14 @@ type Settings struct {
 	UpdatedAt              int64  // Unix seconds; 0 if never set
 }
 
-// Store keeps tokens. Implementations must be safe for concurrent use.
+// Store keeps tokens and the audit trail of their changes.
+// Implementations must be safe for concurrent use.
+//
+// Every method that changes something takes the audit events that record
+// the change and writes them atomically with it: either the change and all
+// of its events are stored, or neither is (an audit write that fails fails
+// the change). The token service always passes them; a change made with no
+// event is possible only through this interface (tests, tools).
 type Store interface {
 	// Create writes t. For a non-system token it MUST atomically reserve the
 	// owner's single non-system slot together with the write: of any number
@@ -92,7 +185,7 @@ type Store interface {
 	// when both apply). On any error nothing is written. A token that cannot be stored (empty Hash, UUID or Username,
 	// a reserved key as Hash, Legacy set) is an error that is none of the
 	// sentinels: it is a programming error, not an answer.
-	Create(ctx context.Context, t Token) error
+	Create(ctx context.Context, t Token, audit ...Event) error
 
 	// GetByHash returns the item whose partition key is hash, read with
 	// strong consistency (a revocation is seen at once). Reserved items
@@ -116,7 +209,38 @@ type Store interface {
 	// UUID; not a system token although t is one; legacy or not unlike t):
 	// pass a Token obtained from this Store, so that a stale or mismatched
 	// value can never delete another token or free another token's slot.
-	Delete(ctx context.Context, t Token) error
+	// A token that was rotated (RotatedTo set) no longer holds the slot:
+	// deleting it leaves the slot to the token that replaced it.
+	Delete(ctx context.Context, t Token, audit ...Event) error
+
+	// Update replaces the stored token old with updated (same Hash, UUID,
+	// owner; only Name, Expiration, the Disabled fields and UpdatedAt may
+	// differ). It is a compare-and-swap: if the stored item is no longer
+	// old (any of those fields or RotatedTo differ), nothing is written and
+	// the answer is ErrConflict; ErrNotFound if it is gone. Legacy items
+	// cannot be updated (an error that is none of the sentinels).
+	Update(ctx context.Context, old, updated Token, audit ...Event) error
+
+	// Rotate atomically stores fresh (a new token, as Create would) and
+	// replaces old with retired, which must be old with RotatedTo set to
+	// fresh.UUID and possibly an earlier Expiration and a new UpdatedAt.
+	// For a non-system token the owner's slot moves from old to fresh in
+	// the same transaction. Of any number of concurrent Rotates of one
+	// token at most one succeeds; the others get ErrConflict (as does
+	// rotating a token whose stored item is no longer old, or already has
+	// RotatedTo). ErrNotFound if old is gone; ErrExists if fresh's Hash or
+	// UUID is taken.
+	Rotate(ctx context.Context, old, retired, fresh Token, audit ...Event) error
+
+	// TouchLastUsed sets LastUsedAt of the token with that hash to at,
+	// unless it already is at or after at (it never moves backwards). A
+	// missing token, a reserved key or a newer value is no error: the
+	// write is best effort and changes nothing else.
+	TouchLastUsed(ctx context.Context, hash string, at int64) error
+
+	// Events returns one page of the audit trail, newest first. A cursor
+	// is sealed and bound to its query as List's are (ErrBadCursor).
+	Events(ctx context.Context, q EventQuery) (EventPage, error)
 
 	// List returns one page of tokens, reserved items excluded. Every item is
 	// returned exactly once across the pages of a listing of an unchanging
@@ -130,7 +254,7 @@ type Store interface {
 	GetSettings(ctx context.Context) (Settings, error)
 
 	// PutSettings replaces the stored settings with s (last writer wins).
-	PutSettings(ctx context.Context, s Settings) error
+	PutSettings(ctx context.Context, s Settings, audit ...Event) error
 }
 
 // Storable refuses a Token that no Store may create (see Create): legacy,
@@ -146,6 +270,24 @@ func Storable(t Token) error {
 		return errors.New("token UUID is empty")
 	case t.Username == "":
 		return errors.New("username is empty")
+	}
+	return nil
+}
+
+// Recordable refuses an Event that no Store may write: no id, time,
+// action, actor or subject. Like Storable, these are programming errors.
+func Recordable(ev Event) error {
+	switch {
+	case ev.ID == "":
+		return errors.New("audit event without an id")
+	case ev.Time <= 0:
+		return errors.New("audit event without a time")
+	case ev.Action == "":
+		return errors.New("audit event without an action")
+	case ev.Actor == "" || ev.AuthType == "":
+		return errors.New("audit event without an actor")
+	case ev.TokenUUID == "":
+		return errors.New("audit event without a subject")
 	}
 	return nil
 }

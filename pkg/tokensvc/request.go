@@ -121,11 +121,18 @@ var expiresInUnits = [...]struct {
 // 999,999 years are about 2e14 seconds.
 const maxExpiresInDigits = 6
 
-// badExpiresIn is the refusal of an expiresIn that does not parse: what
-// is wrong, then the accepted forms.
-func badExpiresIn(what string) error {
-	return apierr.New(apierr.Invalid, "expiresIn %s: use a number and a unit (y = 365 days, w, d, h, m = minutes, s), "+
-		"or several, largest unit first, each once: \"90d\", \"12h\", \"30m\", \"2w\", \"1y\", \"1h30m\", \"1d12h\"", what).WithCode("invalid_expires_in")
+// badSpan is the refusal of a duration field (expiresIn, gracePeriod)
+// that does not parse: what is wrong, then the accepted forms.
+func badSpan(field, what string) error {
+	return apierr.New(apierr.Invalid, "%s %s: use a number and a unit (y = 365 days, w, d, h, m = minutes, s), "+
+		"or several, largest unit first, each once: \"90d\", \"12h\", \"30m\", \"2w\", \"1y\", \"1h30m\", \"1d12h\"", field, what).WithCode(spanCode(field))
+}
+
+func spanCode(field string) string {
+	if field == "gracePeriod" {
+		return "invalid_grace_period"
+	}
+	return "invalid_expires_in"
 }
 
 // parseExpiresIn turns "90d", "12h", "1h30m", "2w3d" or "3600s" into a
@@ -135,6 +142,27 @@ func badExpiresIn(what string) error {
 // checked in integer seconds before any conversion to time.Duration, so
 // no input can overflow into a short or negative lifetime.
 func parseExpiresIn(s string, maxDays int) (time.Duration, error) {
+	total, err := parseSpan("expiresIn", s)
+	if err != nil {
+		return 0, err
+	}
+	if total == 0 {
+		return 0, apierr.New(apierr.Invalid, "expiresIn must be greater than zero").WithCode("invalid_expires_in")
+	}
+	// Compared as whole days and a remainder, so that even an absurd
+	// maxDays cannot overflow the bound; and never beyond what a
+	// time.Duration holds (about 292 years), whatever maxDays says.
+	if days := total / 86400; days > int64(maxDays) || days == int64(maxDays) && total%86400 != 0 || total > math.MaxInt64/int64(time.Second) {
+		return 0, apierr.New(apierr.Invalid, "expiresIn is beyond the maximum token lifetime of %d days", maxDays).WithCode("invalid_expires_in")
+	}
+	return time.Duration(total) * time.Second, nil
+}
+
+// parseSpan parses the duration grammar of parseExpiresIn into whole
+// seconds (at most about 2e14, so no sum overflows); zero is allowed here
+// and refused by callers that need more. field names the field in errors.
+func parseSpan(field, s string) (int64, error) {
+	badExpiresIn := func(what string) error { return badSpan(field, what) }
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, badExpiresIn("is empty")
@@ -178,16 +206,7 @@ func parseExpiresIn(s string, maxDays int) (time.Duration, error) {
 		total += n * expiresInUnits[u].seconds
 		s = s[i+1:]
 	}
-	if total == 0 {
-		return 0, apierr.New(apierr.Invalid, "expiresIn must be greater than zero").WithCode("invalid_expires_in")
-	}
-	// Compared as whole days and a remainder, so that even an absurd
-	// maxDays cannot overflow the bound; and never beyond what a
-	// time.Duration holds (about 292 years), whatever maxDays says.
-	if days := total / 86400; days > int64(maxDays) || days == int64(maxDays) && total%86400 != 0 || total > math.MaxInt64/int64(time.Second) {
-		return 0, apierr.New(apierr.Invalid, "expiresIn is beyond the maximum token lifetime of %d days", maxDays).WithCode("invalid_expires_in")
-	}
-	return time.Duration(total) * time.Second, nil
+	return total, nil
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

@@ -38,6 +38,9 @@ type Config struct {
 	// within which a change made through PUT /settings takes effect on
 	// every instance. 0 reads them for every self-service create.
 	SettingsTTL time.Duration
+	// TokenFormat is what new tokens look like (TOKEN_FORMAT,
+	// TOKEN_PREFIX); the zero value is secret.Hex.
+	TokenFormat secret.Format
 }
 
 // Service implements the token management API.
@@ -91,6 +94,8 @@ type Created struct {
 	Name            string   `json:"name"`
 	Groups          []string `json:"groups"`
 	IsSystemToken   bool     `json:"isSystemToken"`
+	// RotatedFrom is set on the answer to a rotation: the token replaced.
+	RotatedFrom string `json:"rotatedFrom,omitempty"`
 }
 
 // LogValue keeps the secret out of structured logs even if a Created is
@@ -112,7 +117,26 @@ type View struct {
 	IsSystemToken   bool     `json:"isSystemToken"`
 	IsExpired       bool     `json:"isExpired"`
 	IsLegacy        bool     `json:"isLegacy"`
+	// Status is one of the Status constants.
+	Status          string `json:"status"`
+	Disabled        bool   `json:"disabled"`
+	DisabledBy      string `json:"disabledBy,omitempty"`
+	DisabledByAdmin bool   `json:"disabledByAdmin,omitempty"`
+	DisabledAt      int64  `json:"disabledAt,omitempty"`
+	UpdatedAt       int64  `json:"updatedAt,omitempty"`
+	LastUsedAt      int64  `json:"lastUsedAt,omitempty"`
+	RotatedFrom     string `json:"rotatedFrom,omitempty"`
+	RotatedTo       string `json:"rotatedTo,omitempty"`
 }
+
+// Values of View.Status. A disabled token is "disabled" whatever its
+// expiry; a rotated one still working (its grace period) is "rotated".
+const (
+	StatusActive   = "active"
+	StatusExpired  = "expired"
+	StatusDisabled = "disabled"
+	StatusRotated  = "rotated"
+)
 
 // ListResult is one page of views; NextToken is omitted on the last page.
 type ListResult struct {
@@ -195,7 +219,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	if err != nil {
 		return Created{}, err
 	}
-	plain, err := secret.Generate(s.rand)
+	plain, err := s.cfg.TokenFormat.Generate(s.rand)
 	if err != nil {
 		return Created{}, apierr.Wrap(apierr.Internal, err, "generate token")
 	}
@@ -207,7 +231,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	t.Expiration = exp
 	t.Name = name
 
-	switch err := s.store.Create(ctx, t); {
+	switch err := s.store.Create(ctx, t, s.event(ctx, caller, store.ActionCreate, t.UUID, t.Username, creation(t)...)); {
 	case errors.Is(err, store.ErrSlotTaken):
 		return Created{}, apierr.New(apierr.Invalid, "user %s already has a token: delete it before creating a new one", t.Username).WithCode("token_exists")
 	case err != nil:
@@ -317,13 +341,13 @@ func (s *Service) Delete(ctx context.Context, caller auth.Principal, id string) 
 	if err != nil {
 		return Deleted{}, err
 	}
-	if err := s.store.Delete(ctx, t); err != nil {
+	pub := publicID(t)
+	if err := s.store.Delete(ctx, t, s.event(ctx, caller, store.ActionDelete, pub, t.Username)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Deleted{}, errNotFound
 		}
 		return Deleted{}, storeFailure(err, "delete token")
 	}
-	pub := publicID(t)
 	s.logger.InfoContext(ctx, "token deleted", slog.String("tokenUUID", pub),
 		slog.String("username", t.Username), slog.String("deletedBy", caller.Username), slog.Bool("isLegacy", t.Legacy))
 	return Deleted{Message: "Token deleted successfully", TokenUUID: pub}, nil
@@ -392,7 +416,26 @@ func view(t store.Token, now int64) View {
 	if groups == nil {
 		groups = []string{}
 	}
+	expired := t.Expiration != 0 && now >= t.Expiration
+	status := StatusActive
+	switch {
+	case t.Disabled:
+		status = StatusDisabled
+	case expired:
+		status = StatusExpired
+	case t.RotatedTo != "":
+		status = StatusRotated
+	}
 	return View{
+		Status:          status,
+		Disabled:        t.Disabled,
+		DisabledBy:      t.DisabledBy,
+		DisabledByAdmin: t.DisabledByAdmin,
+		DisabledAt:      t.DisabledAt,
+		UpdatedAt:       t.UpdatedAt,
+		LastUsedAt:      t.LastUsedAt,
+		RotatedFrom:     t.RotatedFrom,
+		RotatedTo:       t.RotatedTo,
 		TokenUUID:       publicID(t),
 		TokenExpiration: t.Expiration,
 		CreatedDate:     t.CreatedDate,
@@ -402,7 +445,7 @@ func view(t store.Token, now int64) View {
 		Name:            t.Name,
 		Groups:          groups,
 		IsSystemToken:   t.IsSystem,
-		IsExpired:       t.Expiration != 0 && now >= t.Expiration,
+		IsExpired:       expired,
 		IsLegacy:        t.Legacy,
 	}
 }

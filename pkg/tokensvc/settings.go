@@ -61,8 +61,17 @@ func (s *Service) PutSettings(ctx context.Context, caller auth.Principal, req Se
 		return SettingsView{}, apierr.New(apierr.Invalid, "allowUserManagedTokens is required: true or false").WithCode("invalid_settings")
 	}
 	allow := *req.AllowUserManagedTokens
+	// The current value, read afresh, is the old value the audit event
+	// records; concurrent changes both record what they replaced as
+	// they saw it.
+	prev, err := s.readSettings(ctx)
+	if err != nil {
+		return SettingsView{}, err
+	}
 	st := store.Settings{AllowUserManagedTokens: &allow, UpdatedBy: caller.Username, UpdatedAt: s.now().Unix()}
-	if err := s.store.PutSettings(ctx, st); err != nil {
+	ev := s.event(ctx, caller, store.ActionSettings, store.SettingsSubject, "",
+		store.Change{Field: "allowUserManagedTokens", Old: fmtBool(s.settingsView(prev).AllowUserManagedTokens), New: fmtBool(allow)})
+	if err := s.store.PutSettings(ctx, st, ev); err != nil {
 		return SettingsView{}, storeFailure(err, "write settings")
 	}
 	s.cacheSettings(st)

@@ -50,7 +50,10 @@ func DynamoDB(ctx context.Context, cfg config.Config) (*dynamodb.Client, error) 
 	}), nil
 }
 
-// Store returns the DynamoDB token store named by TOKEN_TABLE_NAME.
+// Store returns the DynamoDB token store named by TOKEN_TABLE_NAME, with
+// its audit trail in AUDIT_TABLE_NAME kept for AUDIT_RETENTION_DAYS. The
+// audit table is not required here: the authorizer and serve only read
+// tokens; a store without it refuses every change that records events.
 func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
 	if err := cfg.Require(config.EnvTableName); err != nil {
 		return nil, err
@@ -59,7 +62,11 @@ func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dynamostore.New(client, cfg.TableName), nil
+	var opts []dynamostore.Option
+	if cfg.AuditTableName != "" {
+		opts = append(opts, dynamostore.WithAudit(cfg.AuditTableName, cfg.AuditRetention))
+	}
+	return dynamostore.New(client, cfg.TableName, opts...), nil
 }
 
 // Authenticator builds the decision core: API tokens from the DynamoDB
@@ -92,7 +99,8 @@ const (
 )
 
 // Core builds the decision core over any token reader (the local stack and
-// tests pass their own store).
+// tests pass their own store). It accepts the API tokens cfg.TokenFormat
+// names (TOKEN_FORMAT).
 func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads Reads, logger *slog.Logger) (*auth.Core, error) {
 	var jwtv auth.JWTVerifier
 	if cfg.Authority != "" {
@@ -111,23 +119,32 @@ func Core(ctx context.Context, cfg config.Config, tokens auth.TokenReader, reads
 		}
 		jwtv = v
 	}
-	return auth.NewCore(auth.Options{
+	opts := auth.Options{
 		Tokens:      tokens,
 		JWT:         jwtv,
 		Groups:      cfg.Groups,
 		CacheTTL:    cfg.TokenCacheTTL,
 		FreshTokens: reads == FreshReads,
 		Logger:      logger,
-	}), nil
+		TokenFormat: cfg.TokenFormat,
+	}
+	// The authorizer and the serve path record when tokens are used; the
+	// token functions' FreshCore does not (the authorizer has, for the
+	// same call).
+	if w, ok := tokens.(auth.LastUsedWriter); ok {
+		opts.LastUsed, opts.LastUsedResolution = w, cfg.LastUsedResolution
+	}
+	return auth.NewCore(opts), nil
 }
 
 var _ auth.JWTVerifier = (*oidc.Verifier)(nil)
 
 // FreshCore is the decision core the token functions re-decide API-token
 // calls with: every decision one strongly consistent read, no JWTs (those
-// are taken from the authorizer context).
+// are taken from the authorizer context), the API tokens cfg.TokenFormat
+// names.
 func FreshCore(cfg config.Config, tokens auth.TokenReader, logger *slog.Logger) *auth.Core {
-	return auth.NewCore(auth.Options{Tokens: tokens, Groups: cfg.Groups, FreshTokens: true, Logger: logger})
+	return auth.NewCore(auth.Options{Tokens: tokens, Groups: cfg.Groups, FreshTokens: true, Logger: logger, TokenFormat: cfg.TokenFormat})
 }
 
 // Start is the common start of the authorizer and serve mains: the

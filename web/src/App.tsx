@@ -205,7 +205,13 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
       </ContentLayout>
     );
   } else if (route === ROUTES.myToken) {
-    content = <MyTokenPage onCreated={store.loadedOnce ? store.add : undefined} onDeleted={store.loadedOnce ? store.remove : undefined} />;
+    content = (
+      <MyTokenPage
+        onCreated={store.loadedOnce ? store.add : undefined}
+        onDeleted={store.loadedOnce ? store.remove : undefined}
+        onChanged={store.loadedOnce ? store.reload : undefined}
+      />
+    );
   } else if (route === ROUTES.settings) {
     content = <SettingsPage />;
   } else if (route === ROUTES.home) {

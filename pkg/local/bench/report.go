@@ -23,6 +23,7 @@ const (
 	nameConsole          = "BenchmarkConsole/op=%s"                              // pkg/local/bench via web/e2e/bench.mjs, figure 7
 	nameModesStream      = "BenchmarkServeModes/stream/target=%s"                // pkg/local/bench, figure 8
 	nameModesLoad        = "BenchmarkServeModes/endpoint=%s/conc=%d/target=%s"   // pkg/local/bench, figure 8
+	nameLastUsed         = "BenchmarkLastUsed/resolution=%d/conc=%d"             // pkg/local/bench, figure 9
 )
 
 // consoleTokens is how many tokens figure 7's table holds: seedTokens of
@@ -71,6 +72,7 @@ func Report(w io.Writer, s *Set, m Meta) error {
 	r.figure6()
 	r.figure7()
 	r.figure8()
+	r.figure9()
 	r.howTo()
 	_, err := w.Write(b.Bytes())
 	return err
@@ -150,7 +152,7 @@ func (r *report) goals() {
 		GoalContainerRPS, fmtRatio(worst), where, fmtRatio(vsBare), verdictNear(worst >= GoalContainerRPS, worst, GoalContainerRPS))
 	r.p("")
 	r.p("A ratio is the median over the runs of decision / floor measured side by side in the same run; the range of")
-	r.p("the runs follows in brackets. Times are medians. Figures 4-7 have no goal; they are reported as measured.")
+	r.p("the runs follows in brackets. Times are medians. Figures 4-7 and 9 have no goal; they are reported as measured.")
 	r.p("")
 }
 
@@ -554,6 +556,52 @@ func (r *report) figure8() {
 		r.p("")
 		r.p("%s", containerRPSNote)
 	}
+	r.p("")
+}
+
+// figure9Resolutions are BenchmarkLastUsed's LAST_USED_RESOLUTION_SECONDS.
+var figure9Resolutions = []int{0, 1, 300}
+
+func (r *report) figure9() {
+	r.p("## 9. Recording when a token was last used")
+	r.p("")
+	r.p("`pkg/local/bench/lastused_bench_test.go`. Figure 5's non-streamed chat through the local stack, decision cache on,")
+	r.p("%d distinct API tokens, closed loop for %s per row after a warm-up, with `LAST_USED_RESOLUTION_SECONDS` off (`0`),", 32, fmtWindow(r.m.Window))
+	r.p("at one second (far more often than anyone needs, so that the writes show in a short window) and at the default")
+	r.p("(`300`). *Writes/call* are the `UpdateItem` calls that set `lastUsedAt` per call in the window, *reads/call* every")
+	r.p("other DynamoDB call, counted by `dynamotest.Counting`. With the default the window sees no write at all: each")
+	r.p("token's one write in five minutes happened in the warm-up. At concurrency 1 the one worker uses one token, so a")
+	r.p("write a second is one in about as many calls as a second holds; at 32 each worker has its own token.")
+	if !r.s.Has(fmt.Sprintf(nameLastUsed, 0, 1)) {
+		r.p("")
+		r.p("Not measured in this run: `BenchmarkLastUsed` did not run.")
+		r.p("")
+		return
+	}
+	r.p("")
+	r.p("| resolution | conc | req/s | p50 | p99 | errors | writes/call | reads/call | p50 vs off |")
+	r.p("|---|---|---|---|---|---|---|---|---|")
+	for _, conc := range []int{1, 32} {
+		off := fmt.Sprintf(nameLastUsed, 0, conc)
+		for _, res := range figure9Resolutions {
+			n := fmt.Sprintf(nameLastUsed, res, conc)
+			label := fmt.Sprintf("%d s", res)
+			if res == 0 {
+				label = "off"
+			}
+			ratio := "—"
+			if res != 0 {
+				ratio = fmtRatio(r.get(n, "p50-ns") / r.get(off, "p50-ns"))
+			}
+			r.p("| %s | %d | %s | %s | %s | %s | %s | %s | %s |", label, conc, fmtNum(r.get(n, "req/s"), 0),
+				fmtDur(r.get(n, "p50-ns")), fmtDur(r.get(n, "p99-ns")), fmtNum(r.get(n, "errors"), 0),
+				fmtNum(r.get(n, "writes/op"), 4), fmtNum(r.get(n, "reads/op"), 4), ratio)
+		}
+	}
+	r.p("")
+	r.p("Each write is one conditional `UpdateItem` on the call that is due, with a 0.5 s deadline of its own; the other")
+	r.p("calls of the window pay nothing for it. The rows are separate stacks measured one after the other, so their")
+	r.p("p50s differ by this machine's run-to-run spread as well.")
 	r.p("")
 }
 

@@ -263,3 +263,40 @@ func TestReportServeModes(t *testing.T) {
 		t.Error("the goals table does not say figure 8 was not measured")
 	}
 }
+
+func TestReportLastUsed(t *testing.T) {
+	const out = `pkg: github.com/llmgw/apitokens/pkg/local/bench
+BenchmarkLastUsed/resolution=0/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	0 errors	350000 p50-ns	2000000 p99-ns	2500 req/s
+BenchmarkLastUsed/resolution=1/conc=1-2	1	410000 ns/op	0.0125 writes/op	0 reads/op	0 errors	385000 p50-ns	2100000 p99-ns	2400 req/s
+BenchmarkLastUsed/resolution=300/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	0 errors	352000 p50-ns	2000000 p99-ns	2500 req/s
+`
+	var s bench.Set
+	if err := s.Parse(strings.NewReader(out)); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := bench.Report(&b, &s, bench.Meta{Date: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), NumCPU: 2, Window: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"## 9. Recording when a token was last used",
+		"| off | 1 | 2,500 | 350 µs | 2.00 ms | 0 | 0.0000 | 0.0000 | — |",
+		"| 1 s | 1 | 2,400 | 385 µs | 2.10 ms | 0 | 0.0125 | 0.0000 | 1.10x |",
+		"| 300 s | 1 | 2,500 | 352 µs | 2.00 ms | 0 | 0.0000 | 0.0000 | 1.01x |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		_, fig9, _ := strings.Cut(md, "## 9.")
+		t.Log(fig9)
+	}
+	var empty bench.Set
+	b.Reset()
+	_ = bench.Report(&b, &empty, bench.Meta{Date: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), NumCPU: 2, Window: 2 * time.Second})
+	if !strings.Contains(b.String(), "Not measured in this run: `BenchmarkLastUsed` did not run.") {
+		t.Error("a run without figure 9 does not say so")
+	}
+}

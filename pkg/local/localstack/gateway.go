@@ -127,7 +127,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			AccountID: localAccount, ResourceID: route.Resource, Stage: localStage, RequestID: reqID,
 			ResourcePath: route.Resource, Authorizer: authCtx, HTTPMethod: r.Method, APIID: localAPIID,
 			RequestTimeEpoch: time.Now().UnixMilli(),
-			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r)},
+			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		},
 	}
 	if utf8.Valid(body) {

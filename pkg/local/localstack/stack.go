@@ -76,6 +76,8 @@ type Stack struct {
 	URL string
 	// TableName is the token table.
 	TableName string
+	// AuditTableName is the audit table beside it.
+	AuditTableName string
 	// DynamoDBEndpoint is where the table lives.
 	DynamoDBEndpoint string
 	// Config is the runtime configuration the functions were given.
@@ -134,6 +136,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	deployment := valueOr(getenv(EnvDeploymentName), DefaultDeploymentName)
 	defaults := map[string]string{
 		config.EnvTableName:         schema.TableName(deployment),
+		config.EnvAuditTableName:    schema.AuditTableName(deployment),
 		config.EnvAuthority:         s.URL + IssuerPath,
 		config.EnvClientID:          DefaultClientID,
 		config.EnvAdminGroup:        "lisa-admins",
@@ -147,6 +150,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.TableName = cfg.TableName
+	s.AuditTableName = cfg.AuditTableName
 
 	// DynamoDB Local, unless an endpoint is given.
 	s.DynamoDBEndpoint = cfg.DynamoDBEndpoint
@@ -179,10 +183,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := dynamostore.CreateTable(ctx, client, cfg.TableName); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", cfg.TableName, err)
 	}
+	step("ensuring audit table %s", cfg.AuditTableName)
+	if err := dynamostore.CreateAuditTable(ctx, client, cfg.AuditTableName); err != nil {
+		return nil, fmt.Errorf("create table %s: %w", cfg.AuditTableName, err)
+	}
 	s.Reads = dynamotest.NewCounting(client)
 	// The production store, with its production request bound: what the
 	// functions do when DynamoDB does not answer is part of what runs here.
-	st := dynamostore.New(s.Reads, cfg.TableName)
+	st := dynamostore.New(s.Reads, cfg.TableName, dynamostore.WithAudit(cfg.AuditTableName, cfg.AuditRetention))
 
 	// Development OIDC issuer. The console is served from the stack's own
 	// origin, so that is where a browser sign-in may return; the sign-in

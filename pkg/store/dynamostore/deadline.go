@@ -60,3 +60,9 @@ func (b bounded) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 	defer cancel()
 	return b.API.TransactWriteItems(ctx, in, optFns...)
 }
+
+func (b bounded) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	return b.API.UpdateItem(ctx, in, optFns...)
+}

@@ -62,13 +62,20 @@ type API interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
-// Store is a store.Store on one DynamoDB table. It is safe for concurrent
-// use; its only mutable state is the cursor key, loaded once (cursorkey.go).
+// Store is a store.Store on one DynamoDB token table and, for the audit
+// trail, one audit table (WithAudit). It is safe for concurrent use; its
+// only mutable state is the cursor key, loaded once (cursorkey.go).
 type Store struct {
 	api   API // bounded: every request has a deadline
 	table string
+	// audit is the audit table ("" = none: a change that comes with
+	// events fails, and Events fails); retention how long its items are
+	// kept (the TTL attribute).
+	audit     string
+	retention time.Duration
 
 	keyMu  sync.Mutex
 	sealer *cursorseal.Sealer // nil until the cursor key is loaded
@@ -78,13 +85,41 @@ var _ store.Store = (*Store)(nil)
 
 // New returns a Store for the table tableName (see schema.TableName).
 // Every request it makes through api is bounded by RequestTimeout.
-func New(api API, tableName string) *Store {
-	return NewWithTimeout(api, tableName, RequestTimeout)
+func New(api API, tableName string, opts ...Option) *Store {
+	return NewWithTimeout(api, tableName, RequestTimeout, opts...)
 }
 
 // NewWithTimeout is New with another bound per request (tests).
-func NewWithTimeout(api API, tableName string, d time.Duration) *Store {
-	return &Store{api: bounded{API: api, d: d}, table: tableName}
+func NewWithTimeout(api API, tableName string, d time.Duration, opts ...Option) *Store {
+	s := &Store{api: bounded{API: api, d: d}, table: tableName, retention: DefaultAuditRetention}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// DefaultAuditRetention is how long audit items are kept when WithAudit
+// is given no positive retention.
+const DefaultAuditRetention = 365 * 24 * time.Hour
+
+// WithAudit names the audit table (schema.AuditTableName; created by
+// CreateAuditTable locally) and how long its events are kept: each item's
+// expiresAt, the table's TTL attribute, is its time plus retention
+// (DefaultAuditRetention if retention is not positive). Without it the
+// store fails closed: any change passed with events is refused, nothing
+// written, and Events is an error. Changes without events still work.
+func WithAudit(tableName string, retention time.Duration) Option {
+	return func(s *Store) {
+		s.audit = tableName
+		if retention > 0 {
+			s.retention = retention
+		} else {
+			s.retention = DefaultAuditRetention
+		}
+	}
 }
 
 // Expression placeholders. "token" and "name" are DynamoDB reserved words,
@@ -121,8 +156,15 @@ const transactAttempts = 8
 // response to a write that succeeded, the retry reports ErrExists; the item
 // then exists but its secret was never shown, so it is unusable and harmless.
 // Non-system creates are transactions, which the SDK retries idempotently.
-func (s *Store) Create(ctx context.Context, t store.Token) error {
+//
+// With audit events the change and the events are one TransactWriteItems
+// across both tables (a system token's create then is a transaction too).
+func (s *Store) Create(ctx context.Context, t store.Token, audit ...store.Event) error {
 	if err := store.Storable(t); err != nil {
+		return fmt.Errorf("dynamostore: create: %w", err)
+	}
+	events, err := s.eventPuts(audit)
+	if err != nil {
 		return fmt.Errorf("dynamostore: create: %w", err)
 	}
 	if n, err := s.countUUID(ctx, t.UUID); err != nil {
@@ -133,6 +175,20 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 	notExists := aws.String("attribute_not_exists(" + phToken + ")")
 	names := map[string]string{phToken: schema.AttrToken}
 
+	if t.IsSystem && len(events) > 0 {
+		codes, err := s.transact(ctx, append([]types.TransactWriteItem{{Put: &types.Put{
+			TableName: aws.String(s.table), Item: item.Encode(t),
+			ConditionExpression: notExists, ExpressionAttributeNames: names,
+		}}}, events...))
+		switch {
+		case err == nil:
+			return nil
+		case failed(codes, 0):
+			return fmt.Errorf("dynamostore: create %s: %w", t.UUID, store.ErrExists)
+		default:
+			return fmt.Errorf("dynamostore: create %s: %w", t.UUID, err)
+		}
+	}
 	if t.IsSystem {
 		_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:                aws.String(s.table),
@@ -160,6 +216,7 @@ func (s *Store) Create(ctx context.Context, t store.Token) error {
 			ConditionExpression: notExists, ExpressionAttributeNames: names,
 		}},
 	}
+	items = append(items, events...)
 	codes, err := s.transact(ctx, items)
 	if failed(codes, 1) && !failed(codes, 0) {
 		// The slot is taken. If its guard names a token that no longer
@@ -356,7 +413,15 @@ func (s *Store) GetLegacy(ctx context.Context, id string) (store.Token, error) {
 // A guard whose token item was removed by hand (aws dynamodb delete-item)
 // keeps the user's slot taken until the guard item (key "USER#<username>")
 // is deleted too; the store never frees a slot it cannot prove is stale.
-func (s *Store) Delete(ctx context.Context, t store.Token) error {
+//
+// A rotated token (RotatedTo set) no longer holds the slot: only its item
+// is deleted, the guard (now the new token's) is not touched. With audit
+// events every delete is a transaction that also writes them.
+func (s *Store) Delete(ctx context.Context, t store.Token, audit ...store.Event) error {
+	events, err := s.eventPuts(audit)
+	if err != nil {
+		return fmt.Errorf("dynamostore: delete: %w", err)
+	}
 	if t.Hash == "" || schema.IsReservedKey(t.Hash) {
 		return fmt.Errorf("dynamostore: delete: %w", store.ErrNotFound)
 	}
@@ -386,6 +451,22 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 		values = map[string]types.AttributeValue{":uuid": item.S(t.UUID)}
 	}
 	deleteOne := func() error {
+		if len(events) > 0 {
+			codes, err := s.transact(ctx, append([]types.TransactWriteItem{{Delete: &types.Delete{
+				TableName: aws.String(s.table), Key: key,
+				ConditionExpression:       aws.String(cond),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+			}}}, events...))
+			switch {
+			case err == nil:
+				return nil
+			case failed(codes, 0):
+				return fmt.Errorf("dynamostore: delete %s: %w", ref, store.ErrNotFound)
+			default:
+				return fmt.Errorf("dynamostore: delete %s: %w", ref, err)
+			}
+		}
 		_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(s.table), Key: key,
 			ConditionExpression:       aws.String(cond),
@@ -401,11 +482,11 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 		}
 		return nil
 	}
-	if t.Legacy || t.IsSystem || t.Username == "" {
+	if t.Legacy || t.IsSystem || t.Username == "" || t.RotatedTo != "" {
 		return deleteOne()
 	}
 
-	codes, err := s.transact(ctx, []types.TransactWriteItem{
+	codes, err := s.transact(ctx, append([]types.TransactWriteItem{
 		{Delete: &types.Delete{
 			TableName: aws.String(s.table), Key: key,
 			ConditionExpression:       aws.String(cond),
@@ -419,7 +500,7 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 			ExpressionAttributeNames:  map[string]string{phToken: schema.AttrToken, phGuardFor: schema.AttrGuardFor},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":uuid": item.S(t.UUID)},
 		}},
-	})
+	}, events...))
 	switch {
 	case err == nil:
 		return nil

@@ -39,9 +39,22 @@ func (s *Store) GetSettings(ctx context.Context) (store.Settings, error) {
 	return st, nil
 }
 
-// PutSettings implements store.Store with one unconditional PutItem.
-func (s *Store) PutSettings(ctx context.Context, st store.Settings) error {
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+// PutSettings implements store.Store with one unconditional PutItem, or
+// with audit events one TransactWriteItems of that Put and the events.
+func (s *Store) PutSettings(ctx context.Context, st store.Settings, audit ...store.Event) error {
+	events, err := s.eventPuts(audit)
+	if err != nil {
+		return fmt.Errorf("dynamostore: put settings: %w", err)
+	}
+	if len(events) > 0 {
+		if _, err := s.transact(ctx, append([]types.TransactWriteItem{{Put: &types.Put{
+			TableName: aws.String(s.table), Item: item.EncodeSettings(st),
+		}}}, events...)); err != nil {
+			return fmt.Errorf("dynamostore: put settings: %w", err)
+		}
+		return nil
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item:      item.EncodeSettings(st),
 	})

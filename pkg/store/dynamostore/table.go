@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,20 +29,74 @@ type TableAPI interface {
 // An existing table is checked, not trusted: a table without the expected
 // partition key or indexes is an error rather than a store that fails later.
 func CreateTable(ctx context.Context, api TableAPI, tableName string) error {
-	defs := []types.AttributeDefinition{{AttributeName: aws.String(schema.Tokens.PartitionKey), AttributeType: types.ScalarAttributeType(schema.String)}}
+	return createTable(ctx, api, tableName, schema.Tokens)
+}
+
+// CreateAuditTable creates the audit table as schema.Audit describes it
+// (sort key, three GSIs with sort keys, ALL projection, on-demand) unless
+// it exists, waits until it is ACTIVE, and enables its TTL on
+// schema.AttrEventExpiresAt when api can (UpdateTimeToLive); a TTL that is
+// already enabled is no error. Like CreateTable it is for DynamoDB Local
+// and tests; in AWS the CDK app owns the table.
+func CreateAuditTable(ctx context.Context, api TableAPI, tableName string) error {
+	if err := createTable(ctx, api, tableName, schema.Audit); err != nil {
+		return err
+	}
+	ttl, ok := api.(ttlAPI)
+	if !ok || schema.Audit.TTL == "" {
+		return nil
+	}
+	_, err := ttl.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(tableName),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(schema.Audit.TTL), Enabled: aws.Bool(true),
+		},
+	})
+	if err != nil && !strings.Contains(err.Error(), "already enabled") {
+		return fmt.Errorf("dynamostore: enable TTL on %s: %w", tableName, err)
+	}
+	return nil
+}
+
+// ttlAPI is implemented by *dynamodb.Client; CreateAuditTable uses it when
+// present, so that TableAPI stays as it was.
+type ttlAPI interface {
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+}
+
+func keySchema(pk, sk string) []types.KeySchemaElement {
+	ks := []types.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}}
+	if sk != "" {
+		ks = append(ks, types.KeySchemaElement{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange})
+	}
+	return ks
+}
+
+func createTable(ctx context.Context, api TableAPI, tableName string, tbl schema.Table) error {
+	seen := map[string]bool{}
+	var defs []types.AttributeDefinition
+	def := func(name string) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			defs = append(defs, types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeType(schema.String)})
+		}
+	}
+	def(tbl.PartitionKey)
+	def(tbl.SortKey)
 	var gsis []types.GlobalSecondaryIndex
-	for _, ix := range schema.Tokens.Indexes {
-		defs = append(defs, types.AttributeDefinition{AttributeName: aws.String(ix.PartitionKey), AttributeType: types.ScalarAttributeType(schema.String)})
+	for _, ix := range tbl.Indexes {
+		def(ix.PartitionKey)
+		def(ix.SortKey)
 		gsis = append(gsis, types.GlobalSecondaryIndex{
 			IndexName:  aws.String(ix.Name),
-			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String(ix.PartitionKey), KeyType: types.KeyTypeHash}},
+			KeySchema:  keySchema(ix.PartitionKey, ix.SortKey),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		})
 	}
 	_, err := api.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:              aws.String(tableName),
 		AttributeDefinitions:   defs,
-		KeySchema:              []types.KeySchemaElement{{AttributeName: aws.String(schema.Tokens.PartitionKey), KeyType: types.KeyTypeHash}},
+		KeySchema:              keySchema(tbl.PartitionKey, tbl.SortKey),
 		GlobalSecondaryIndexes: gsis,
 		BillingMode:            types.BillingModePayPerRequest,
 	})
@@ -49,12 +104,12 @@ func CreateTable(ctx context.Context, api TableAPI, tableName string) error {
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamostore: create table %s: %w", tableName, err)
 	}
-	return waitActive(ctx, api, tableName)
+	return waitActive(ctx, api, tableName, tbl)
 }
 
 // waitActive polls DescribeTable (the SDK waiter starts at a 20 s delay,
 // far too slow for DynamoDB Local) and checks the key schema on the way.
-func waitActive(ctx context.Context, api TableAPI, tableName string) error {
+func waitActive(ctx context.Context, api TableAPI, tableName string, tbl schema.Table) error {
 	delay := 50 * time.Millisecond
 	for {
 		out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tableName)})
@@ -62,7 +117,7 @@ func waitActive(ctx context.Context, api TableAPI, tableName string) error {
 			return fmt.Errorf("dynamostore: describe table %s: %w", tableName, err)
 		}
 		td := out.Table
-		if err := checkSchema(td); err != nil {
+		if err := checkSchema(td, tbl); err != nil {
 			return fmt.Errorf("dynamostore: table %s: %w", tableName, err)
 		}
 		ready := td.TableStatus == types.TableStatusActive
@@ -81,23 +136,35 @@ func waitActive(ctx context.Context, api TableAPI, tableName string) error {
 	}
 }
 
-func checkSchema(td *types.TableDescription) error {
+func checkSchema(td *types.TableDescription, tbl schema.Table) error {
 	if td == nil {
 		return errors.New("no description")
 	}
-	if len(td.KeySchema) != 1 || aws.ToString(td.KeySchema[0].AttributeName) != schema.Tokens.PartitionKey {
-		return fmt.Errorf("key schema is not %q alone", schema.Tokens.PartitionKey)
+	if keyOf(td.KeySchema) != tbl.PartitionKey+"/"+tbl.SortKey {
+		return fmt.Errorf("key schema is not %q/%q", tbl.PartitionKey, tbl.SortKey)
 	}
 	have := map[string]string{}
 	for _, ix := range td.GlobalSecondaryIndexes {
-		if len(ix.KeySchema) > 0 {
-			have[aws.ToString(ix.IndexName)] = aws.ToString(ix.KeySchema[0].AttributeName)
-		}
+		have[aws.ToString(ix.IndexName)] = keyOf(ix.KeySchema)
 	}
-	for _, ix := range schema.Tokens.Indexes {
-		if have[ix.Name] != ix.PartitionKey {
-			return fmt.Errorf("index %s on %s is missing", ix.Name, ix.PartitionKey)
+	for _, ix := range tbl.Indexes {
+		if have[ix.Name] != ix.PartitionKey+"/"+ix.SortKey {
+			return fmt.Errorf("index %s on %s/%s is missing", ix.Name, ix.PartitionKey, ix.SortKey)
 		}
 	}
 	return nil
+}
+
+// keyOf is "partition/sort" ("partition/" without a sort key).
+func keyOf(ks []types.KeySchemaElement) string {
+	var pk, sk string
+	for _, k := range ks {
+		switch k.KeyType {
+		case types.KeyTypeHash:
+			pk = aws.ToString(k.AttributeName)
+		case types.KeyTypeRange:
+			sk = aws.ToString(k.AttributeName)
+		}
+	}
+	return pk + "/" + sk
 }

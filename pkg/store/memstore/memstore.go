@@ -38,6 +38,8 @@ type Store struct {
 	// settings are kept apart from the tokens, as the DynamoDB store keeps
 	// them under a reserved key: never listed, never a token.
 	settings store.Settings
+	// events is the audit trail in the order written; Events sorts it.
+	events []store.Event
 }
 
 // entry is a stored token with its listing order key.
@@ -63,15 +65,27 @@ func New() *Store {
 
 // Create implements store.Store. Checks go in the DynamoDB store's order:
 // an existing UUID or hash is ErrExists, then a taken slot ErrSlotTaken.
-func (s *Store) Create(ctx context.Context, t store.Token) error {
+func (s *Store) Create(ctx context.Context, t store.Token, audit ...store.Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
 	}
 	if err := store.Storable(t); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
 	}
+	if err := recordable(audit); err != nil {
+		return fmt.Errorf("memstore: create: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.insert(t); err != nil {
+		return err
+	}
+	s.record(audit)
+	return nil
+}
+
+// insert stores t as Create does (the caller holds mu).
+func (s *Store) insert(t store.Token) error {
 	if _, ok := s.byUUID[t.UUID]; ok {
 		return fmt.Errorf("memstore: create: tokenUUID %s: %w", t.UUID, store.ErrExists)
 	}
@@ -139,8 +153,14 @@ func (s *Store) GetLegacy(ctx context.Context, id string) (store.Token, error) {
 // the stored item must still be the token t describes (same UUID; still a
 // system token if t is one; still legacy if t is legacy), and the slot is
 // freed only if it is reserved for this token.
-func (s *Store) Delete(ctx context.Context, t store.Token) error {
+//
+// A rotated token no longer holds the slot (it moved to the token that
+// replaced it), so deleting it leaves the slot alone.
+func (s *Store) Delete(ctx context.Context, t store.Token, audit ...store.Event) error {
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete: %w", err)
+	}
+	if err := recordable(audit); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
 	}
 	s.mu.Lock()
@@ -160,6 +180,7 @@ func (s *Store) Delete(ctx context.Context, t store.Token) error {
 			delete(s.slots, cur.Username)
 		}
 	}
+	s.record(audit)
 	return nil
 }
 
@@ -174,13 +195,17 @@ func (s *Store) GetSettings(ctx context.Context) (store.Settings, error) {
 }
 
 // PutSettings implements store.Store.
-func (s *Store) PutSettings(ctx context.Context, st store.Settings) error {
+func (s *Store) PutSettings(ctx context.Context, st store.Settings, audit ...store.Event) error {
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: put settings: %w", err)
+	}
+	if err := recordable(audit); err != nil {
 		return fmt.Errorf("memstore: put settings: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settings = cloneSettings(st)
+	s.record(audit)
 	return nil
 }
 

@@ -59,7 +59,7 @@ const (
 
 // sentinels are the errors of the store contract; an error that is none of
 // them is an infrastructure or programming error to callers.
-var sentinels = []error{store.ErrNotFound, store.ErrSlotTaken, store.ErrExists, store.ErrBadCursor}
+var sentinels = []error{store.ErrNotFound, store.ErrSlotTaken, store.ErrExists, store.ErrBadCursor, store.ErrConflict}
 
 // Run runs the conformance suite against stores made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
@@ -98,6 +98,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"SettingsRoundTrip", testSettingsRoundTrip},
 			{"SettingsAreNoToken", testSettingsAreNoToken},
 		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, newStore(t))
+			})
+		}
+		for _, tc := range lifecycleTests {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
 				tc.fn(t, newStore(t))

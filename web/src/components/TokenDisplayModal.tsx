@@ -10,6 +10,7 @@ import Input from "@cloudscape-design/components/input";
 import Modal from "@cloudscape-design/components/modal";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator from "@cloudscape-design/components/status-indicator";
+import { formatWithZone, localTimeZone } from "../lib/dates";
 import type { CreatedToken } from "../lib/tokens";
 import { NOT_SHOWN_AGAIN, SAVED_CHECKBOX } from "../messages";
 
@@ -35,9 +36,17 @@ export function downloadText(fileName: string, text: string): void {
 export interface TokenDisplayModalProps {
   created: CreatedToken | null;
   onClose: () => void;
+  /** For the old token's end after a rotation; the browser's zone when not given. */
+  timeZone?: string;
 }
 
-export default function TokenDisplayModal({ created, onClose }: TokenDisplayModalProps) {
+/** After a rotation: until when the replaced token still works. */
+export function previousTokenNotice(previousTokenExpiration: number, timeZone: string, nowMs = Date.now()): string {
+  if (previousTokenExpiration * 1000 <= nowMs) return "The old token has stopped working.";
+  return `The old token keeps working until ${formatWithZone(previousTokenExpiration, timeZone)}. Switch your clients to the new token before then.`;
+}
+
+export default function TokenDisplayModal({ created, onClose, timeZone }: TokenDisplayModalProps) {
   const [saved, setSaved] = useState(false);
   const [copy, setCopy] = useState<"idle" | "copied" | "failed">("idle");
 
@@ -75,6 +84,11 @@ export default function TokenDisplayModal({ created, onClose }: TokenDisplayModa
     >
       <SpaceBetween size="m">
         <Alert type="warning">{NOT_SHOWN_AGAIN}</Alert>
+        {created.previousTokenExpiration !== undefined && (
+          <Alert type="info" header="Token rotated">
+            {previousTokenNotice(created.previousTokenExpiration, timeZone ?? localTimeZone())}
+          </Alert>
+        )}
         <FormField label="API token" description={`Token "${created.name}" for ${created.username}. Send it as "Authorization: Bearer <token>".`} stretch>
           <Input value={created.token} readOnly onChange={() => undefined} />
         </FormField>

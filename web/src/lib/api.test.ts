@@ -63,3 +63,41 @@ describe("parseConfig", () => {
     expect(() => parseConfig([])).toThrow(/object/);
   });
 });
+
+describe("ApiClient token lifecycle", () => {
+  function recorder(answer: (method: string, url: URL) => Response) {
+    const calls: { method: string; url: URL; body: unknown }[] = [];
+    const fetchFn = (async (url: string | URL | Request, init?: RequestInit) => {
+      const u = new URL(String(url));
+      const method = init?.method ?? "GET";
+      calls.push({ method, url: u, body: init?.body ? JSON.parse(String(init.body)) : undefined });
+      return answer(method, u);
+    }) as typeof fetch;
+    return { calls, api: new ApiClient({ baseUrl: "http://x", getToken: () => "jwt", fetchFn }) };
+  }
+
+  it("patches, rotates, revokes a user's tokens and pages through events", async () => {
+    const { calls, api } = recorder((method, u) => {
+      if (method === "GET") return jsonResponse(200, u.searchParams.get("nextToken") ? { events: [{ eventId: "2" }] } : { events: [{ eventId: "1" }], nextToken: "p2" });
+      if (method === "DELETE") return jsonResponse(200, { deleted: 2, tokenUUIDs: ["a", "b"] });
+      return jsonResponse(method === "POST" ? 201 : 200, { tokenUUID: "t" });
+    });
+    await api.updateToken("a/b", { name: "x" });
+    expect(calls[0]).toMatchObject({ method: "PATCH", body: { name: "x" } });
+    expect(calls[0].url.pathname).toBe("/api-tokens/a%2Fb");
+    await api.rotateToken("u1", "24h");
+    expect(calls[1]).toMatchObject({ method: "POST", body: { gracePeriod: "24h" } });
+    expect(calls[1].url.pathname).toBe("/api-tokens/u1/rotate");
+    expect(await api.revokeUserTokens("bob smith", true)).toEqual({ deleted: 2, tokenUUIDs: ["a", "b"] });
+    expect(calls[2].method).toBe("DELETE");
+    expect(calls[2].url.pathname).toBe("/api-tokens/");
+    expect(calls[2].url.searchParams.get("username")).toBe("bob smith");
+    expect(calls[2].url.searchParams.get("includeSystemTokens")).toBe("true");
+    const p1 = await api.tokenEvents("u1");
+    expect(p1).toEqual({ items: [{ eventId: "1" }], nextToken: "p2" });
+    expect(calls[3].url.pathname).toBe("/api-tokens/u1/events");
+    const p2 = await api.tokenEvents("u1", p1.nextToken);
+    expect(calls[4].url.searchParams.get("nextToken")).toBe("p2");
+    expect(p2).toEqual({ items: [{ eventId: "2" }], nextToken: undefined });
+  });
+});

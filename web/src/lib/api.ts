@@ -3,6 +3,7 @@
 // to sign in again.
 
 import { loadAllPages, type Page } from "./paginate";
+import type { TokenEvent } from "./events";
 import type { CreatedToken, TokenItem } from "./tokens";
 
 export class ApiError extends Error {
@@ -31,7 +32,20 @@ export interface OwnCreateRequest {
   tokenExpiration: number;
 }
 
+/** PATCH /api-tokens/{id}: only the fields that change. */
+export interface TokenPatch {
+  name?: string;
+  tokenExpiration?: number;
+  disabled?: boolean;
+}
+
+export interface RevokeUserResult {
+  deleted: number;
+  tokenUUIDs: string[];
+}
+
 export const LIST_PAGE_SIZE = 1000;
+export const EVENTS_PAGE_SIZE = 50;
 
 export interface ApiClientOptions {
   baseUrl: string;
@@ -116,6 +130,30 @@ export class ApiClient {
 
   deleteToken(tokenUUID: string): Promise<{ message: string; tokenUUID: string }> {
     return this.request("DELETE", `/api-tokens/${encodeURIComponent(tokenUUID)}`);
+  }
+
+  /** Changes a token's name, expiry or disabled flag; answers the token as it is now. */
+  updateToken(tokenUUID: string, patch: TokenPatch): Promise<TokenItem> {
+    return this.request<TokenItem>("PATCH", `/api-tokens/${encodeURIComponent(tokenUUID)}`, patch);
+  }
+
+  /** Replaces a token by a new one; the old one works for gracePeriod ("0s".."7d") more. */
+  rotateToken(tokenUUID: string, gracePeriod: string): Promise<CreatedToken> {
+    return this.request<CreatedToken>("POST", `/api-tokens/${encodeURIComponent(tokenUUID)}/rotate`, { gracePeriod });
+  }
+
+  /** Admins: deletes every token of username (system tokens too when asked). */
+  revokeUserTokens(username: string, includeSystemTokens: boolean): Promise<RevokeUserResult> {
+    const q = new URLSearchParams({ username, includeSystemTokens: String(includeSystemTokens) });
+    return this.request<RevokeUserResult>("DELETE", `/api-tokens/?${q}`);
+  }
+
+  /** One page of a token's audit events, newest first. */
+  async tokenEvents(tokenUUID: string, nextToken?: string, limit = EVENTS_PAGE_SIZE): Promise<Page<TokenEvent>> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (nextToken) q.set("nextToken", nextToken);
+    const res = await this.request<{ events?: TokenEvent[]; nextToken?: string }>("GET", `/api-tokens/${encodeURIComponent(tokenUUID)}/events?${q}`);
+    return { items: Array.isArray(res?.events) ? res.events : [], nextToken: res?.nextToken || undefined };
   }
 
   getSettings(): Promise<Settings> {

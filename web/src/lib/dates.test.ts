@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addDays, defaultExpirationDate, localTimeZone, endOfDayUnix, formatWithZone, parseDate, todayIn, zoneOffsetMs } from "./dates";
+import { addDays, lastUsedText, relativeTime, defaultExpirationDate, localTimeZone, endOfDayUnix, formatWithZone, parseDate, todayIn, zoneOffsetMs } from "./dates";
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 
@@ -101,5 +101,23 @@ describe("the browser's own zone", () => {
       if (saved === undefined) delete process.env.TZ;
       else process.env.TZ = saved;
     }
+  });
+});
+
+describe("relative times", () => {
+  const now = 1_800_000_000_000;
+  const ago = (s: number) => now / 1000 - s;
+  it("says how long ago, in the largest whole unit", () => {
+    expect(relativeTime(ago(10), now)).toBe("just now");
+    expect(relativeTime(ago(5 * 60), now)).toBe("5 minutes ago");
+    expect(relativeTime(ago(3600), now)).toBe("1 hour ago");
+    expect(relativeTime(ago(86400), now)).toBe("yesterday");
+    expect(relativeTime(ago(3 * 86400), now)).toBe("3 days ago");
+    expect(relativeTime(ago(90 * 86400), now)).toBe("3 months ago");
+    expect(relativeTime(ago(-7200), now)).toBe("in 2 hours");
+  });
+  it("says Never for a token never used", () => {
+    expect(lastUsedText(undefined, now)).toBe("Never");
+    expect(lastUsedText(ago(120), now)).toBe("2 minutes ago");
   });
 });

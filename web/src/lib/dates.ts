@@ -125,3 +125,32 @@ export const DEFAULT_TOKEN_DAYS = 90;
 export function defaultExpirationDate(timeZone: string, nowMs: number = Date.now()): string {
   return addDays(todayIn(timeZone, nowMs), DEFAULT_TOKEN_DAYS);
 }
+
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ["year", 365 * 86400],
+  ["month", 30 * 86400],
+  ["week", 7 * 86400],
+  ["day", 86400],
+  ["hour", 3600],
+  ["minute", 60],
+];
+
+/**
+ * A past (or future) Unix time (seconds) in words relative to now: "just now",
+ * "5 minutes ago", "yesterday", "3 months ago"; "in 2 hours" for the future.
+ */
+export function relativeTime(unixSeconds: number, nowMs: number = Date.now()): string {
+  const diff = unixSeconds - Math.floor(nowMs / 1000);
+  const abs = Math.abs(diff);
+  if (abs < 60) return "just now";
+  const fmt = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  for (const [unit, secs] of UNITS) {
+    if (abs >= secs) return fmt.format(Math.trunc(diff / secs), unit);
+  }
+  return "just now";
+}
+
+/** "Never" when the token was never used, else relativeTime. */
+export function lastUsedText(lastUsedAt: number | undefined, nowMs: number = Date.now()): string {
+  return lastUsedAt ? relativeTime(lastUsedAt, nowMs) : "Never";
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { COLUMNS, columnSpec, matchesFilter, ownToken, rankedComparators, tokenStatus, toRow, toRows, type TokenItem } from "./tokens";
+import { COLUMNS, STATUS_LABEL, columnSpec, matchesFilter, ownToken, rankedComparators, tokenStatus, toRow, toRows, type TokenItem } from "./tokens";
 
 const NOW = 1_800_000_000;
 
@@ -26,6 +26,23 @@ describe("tokenStatus", () => {
     expect(tokenStatus(item({ isExpired: true }), NOW)).toBe("Expired");
     expect(tokenStatus(item({ tokenExpiration: NOW - 1 }), NOW)).toBe("Expired");
     expect(tokenStatus(item({}), NOW)).toBe("Active");
+  });
+
+  it("takes the API's status, Disabled winning over Expired", () => {
+    expect(tokenStatus(item({ status: "active" }), NOW)).toBe("Active");
+    expect(tokenStatus(item({ status: "disabled", disabled: true, isExpired: true }), NOW)).toBe("Disabled");
+    expect(tokenStatus(item({ status: "expired", isExpired: true }), NOW)).toBe("Expired");
+    expect(tokenStatus(item({ status: "rotated", rotatedTo: "n" }), NOW)).toBe("Rotated");
+    // A rotated token whose grace period ended before a reload.
+    expect(tokenStatus(item({ status: "rotated", tokenExpiration: NOW - 1 }), NOW)).toBe("Expired");
+    expect(tokenStatus(item({ isLegacy: true, status: "active" }), NOW)).toBe("Legacy");
+    expect(STATUS_LABEL.Rotated).toBe("Rotated (grace period)");
+  });
+
+  it("falls back to isExpired and the flags from older servers without status", () => {
+    expect(tokenStatus(item({ isExpired: true }), NOW)).toBe("Expired");
+    expect(tokenStatus(item({ disabled: true }), NOW)).toBe("Disabled");
+    expect(tokenStatus(item({ rotatedTo: "n" }), NOW)).toBe("Rotated");
   });
 });
 
@@ -63,6 +80,7 @@ describe("column comparators", () => {
       "Created",
       "Expires",
       "Status",
+      "Last used",
       "Groups",
       "System token",
       "Token UUID",
@@ -80,6 +98,12 @@ describe("column comparators", () => {
   });
   it("sorts status Active, Expired, Legacy", () => {
     expect(sortBy("status")).toBe("abc");
+  });
+  it("sorts last used as a time, never used first", () => {
+    const used = toRow(item({ tokenUUID: "u", lastUsedAt: NOW - 10 }), NOW);
+    const older = toRow(item({ tokenUUID: "o", lastUsedAt: NOW - 1000 }), NOW);
+    const never = toRow(item({ tokenUUID: "n" }), NOW);
+    expect([used, never, older].sort(columnSpec("lastUsed")!.compare).map((r) => r.tokenUUID)).toEqual(["n", "o", "u"]);
   });
   it("sorts booleans false first", () => {
     expect(sortBy("system")).toBe("bca");

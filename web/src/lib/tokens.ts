@@ -14,7 +14,23 @@ export interface TokenItem {
   isSystemToken: boolean;
   isExpired: boolean;
   isLegacy: boolean;
+  // Lifecycle fields; older servers send none of them.
+  status?: ApiTokenStatus;
+  disabled?: boolean;
+  disabledBy?: string;
+  disabledByAdmin?: boolean;
+  disabledAt?: number;
+  updatedAt?: number;
+  /** Unix seconds of the last authenticated call (coarse); absent when never used. */
+  lastUsedAt?: number;
+  /** The token this one replaced by rotation. */
+  rotatedFrom?: string;
+  /** The token that replaced this one; it still works until tokenExpiration (the grace period). */
+  rotatedTo?: string;
 }
+
+/** The status the API reports for a token. */
+export type ApiTokenStatus = "active" | "expired" | "disabled" | "rotated";
 
 /** The answer to a create: the token (shown once) and the item's fields. */
 export interface CreatedToken {
@@ -28,22 +44,49 @@ export interface CreatedToken {
   name: string;
   groups: string[];
   isSystemToken: boolean;
+  /** Set by a rotation: the token this one replaces. */
+  rotatedFrom?: string;
+  /** Set by a rotation: when the replaced token stops working (Unix seconds). */
+  previousTokenExpiration?: number;
 }
 
-export type TokenStatus = "Active" | "Expired" | "Legacy";
+export type TokenStatus = "Active" | "Expired" | "Disabled" | "Rotated" | "Legacy";
 
-/** Legacy wins over Expired; a token past its expiry counts as Expired even before a reload says so. */
-export function tokenStatus(t: Pick<TokenItem, "isLegacy" | "isExpired" | "tokenExpiration">, nowSeconds = Date.now() / 1000): TokenStatus {
+/** What the table shows for a status. */
+export const STATUS_LABEL: Record<TokenStatus, string> = {
+  Active: "Active",
+  Expired: "Expired",
+  Disabled: "Disabled",
+  Rotated: "Rotated (grace period)",
+  Legacy: "Legacy",
+};
+
+/**
+ * Legacy wins, then Disabled, then Expired (a token past its expiry counts as
+ * Expired even before a reload says so), then Rotated. The API's status is
+ * used when it sends one; older servers send only isExpired.
+ */
+export function tokenStatus(
+  t: Pick<TokenItem, "isLegacy" | "isExpired" | "tokenExpiration" | "status" | "disabled" | "rotatedTo">,
+  nowSeconds = Date.now() / 1000,
+): TokenStatus {
   if (t.isLegacy) return "Legacy";
-  if (t.isExpired || (t.tokenExpiration > 0 && t.tokenExpiration <= nowSeconds)) return "Expired";
+  if (t.status === "disabled" || t.disabled) return "Disabled";
+  if (t.status === "expired" || t.isExpired || (t.tokenExpiration > 0 && t.tokenExpiration <= nowSeconds)) return "Expired";
+  if (t.status === "rotated" || (t.status === undefined && t.rotatedTo)) return "Rotated";
   return "Active";
+}
+
+/** Whether a token can still be edited, disabled, enabled or rotated (the API refuses legacy items). */
+export function isManageable(t: Pick<TokenItem, "isLegacy">): boolean {
+  return !t.isLegacy;
 }
 
 /**
  * A table row: the item plus what filtering and sorting need, computed once
  * per load rather than on every render or comparison.
  */
-export interface TokenRow extends TokenItem {
+export interface TokenRow extends Omit<TokenItem, "status"> {
   status: TokenStatus;
   groupsText: string;
   /** Lower-cased name, username, creator and groups, for the text filter. */
@@ -85,7 +128,7 @@ function byBoolean(a: boolean, b: boolean): number {
   return Number(Boolean(a)) - Number(Boolean(b));
 }
 
-const STATUS_ORDER: Record<TokenStatus, number> = { Active: 0, Expired: 1, Legacy: 2 };
+const STATUS_ORDER: Record<TokenStatus, number> = { Active: 0, Rotated: 1, Disabled: 2, Expired: 3, Legacy: 4 };
 
 export type ColumnId =
   | "name"
@@ -94,6 +137,7 @@ export type ColumnId =
   | "created"
   | "expires"
   | "status"
+  | "lastUsed"
   | "groups"
   | "system"
   | "tokenUUID";
@@ -117,6 +161,7 @@ export const COLUMNS: readonly ColumnSpec[] = [
   { id: "created", header: "Created", compare: withTie((a, b) => byNumber(a.createdDate, b.createdDate)) },
   { id: "expires", header: "Expires", compare: withTie((a, b) => byNumber(a.tokenExpiration, b.tokenExpiration)) },
   { id: "status", header: "Status", compare: withTie((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) },
+  { id: "lastUsed", header: "Last used", compare: withTie((a, b) => byNumber(a.lastUsedAt ?? 0, b.lastUsedAt ?? 0)) },
   { id: "groups", header: "Groups", compare: withTie((a, b) => byString(a.groupsText, b.groupsText)) },
   { id: "system", header: "System token", compare: withTie((a, b) => byBoolean(a.isSystemToken, b.isSystemToken)) },
   { id: "tokenUUID", header: "Token UUID", compare: withTie(() => 0) },

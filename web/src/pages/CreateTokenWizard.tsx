@@ -15,6 +15,7 @@ import { errorMessage, type AdminCreateRequest } from "../lib/api";
 import { defaultExpirationDate, endOfDayUnix, formatWithZone, parseDate } from "../lib/dates";
 import { fieldForMessage, type FieldKey } from "../lib/errors";
 import type { CreatedToken } from "../lib/tokens";
+import { nameProblem } from "../lib/validation";
 
 /** Splits the comma-separated Groups field into names (trimmed, empty ones and repeats dropped). */
 export function parseGroups(text: string): string[] {
@@ -30,11 +31,7 @@ export function usernameProblem(u: string): string | undefined {
   return undefined;
 }
 
-export function nameProblem(n: string): string | undefined {
-  if (!n.trim()) return "Enter a token name.";
-  if (n.trim().length > 128) return "A token name has at most 128 characters.";
-  return undefined;
-}
+export { nameProblem };
 
 /** The step each field is on. */
 const STEP_OF: Record<FieldKey, number> = { username: 0, name: 0, groups: 1, expiration: 1 };

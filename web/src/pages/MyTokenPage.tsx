@@ -12,6 +12,7 @@ import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
 import DeleteTokenModal from "../components/DeleteTokenModal";
+import { actionDisabledReason, actionToken, useTokenActions, type TokenAction } from "../components/TokenActions";
 import ExpirationField, { expirationProblem, normalizeDate } from "../components/ExpirationField";
 import { errorMessage } from "../lib/api";
 import { defaultExpirationDate, endOfDayUnix, formatWithZone } from "../lib/dates";
@@ -20,15 +21,29 @@ import { ownToken, tokenStatus, type CreatedToken, type TokenItem } from "../lib
 import { useSession } from "../session";
 import { createdToItem } from "../tokenStore";
 import { nameProblem } from "./CreateTokenWizard";
-import { TokenStatusIndicator } from "./TokensPage";
+import { LastUsed, TokenStatusIndicator } from "./TokensPage";
+
+/** The buttons for the user's own token, each with why it is unavailable. */
+function ownActions(token: TokenItem): { id: TokenAction; text: string; reason?: string }[] {
+  const t = actionToken(token);
+  const toggle: TokenAction = t.status === "Disabled" ? "enable" : "disable";
+  return [
+    { id: "history", text: "History" },
+    { id: "edit", text: "Edit" },
+    { id: toggle, text: toggle === "enable" ? "Enable" : "Disable" },
+    { id: "rotate", text: "Rotate" },
+  ].map((a) => ({ ...a, id: a.id as TokenAction, reason: actionDisabledReason(a.id as TokenAction, t) }));
+}
 
 export interface MyTokenPageProps {
   /** Tells the admin token list about a token made or deleted here. */
   onCreated?: (c: CreatedToken) => void;
   onDeleted?: (tokenUUID: string) => void;
+  /** Tells the admin token list that a token changed here. */
+  onChanged?: () => void;
 }
 
-export default function MyTokenPage({ onCreated, onDeleted }: MyTokenPageProps) {
+export default function MyTokenPage({ onCreated, onDeleted, onChanged }: MyTokenPageProps) {
   const { api, config, roles, username, timeZone, settings, showCreated, notify } = useSession();
   const allowed = roles.isAdmin || (roles.isApiUser && settings.allowUserManagedTokens !== false);
   const [loading, setLoading] = useState(true);
@@ -58,6 +73,13 @@ export default function MyTokenPage({ onCreated, onDeleted }: MyTokenPageProps) 
   useEffect(() => {
     if (allowed) void load();
   }, [load, allowed]);
+
+  // After a change, show the token as the API has it now (after a rotation: the new one).
+  const reload = useCallback(() => {
+    void load();
+    onChanged?.();
+  }, [load, onChanged]);
+  const tokenActions = useTokenActions(reload);
 
   if (!roles.isApiUser) {
     return (
@@ -118,7 +140,14 @@ export default function MyTokenPage({ onCreated, onDeleted }: MyTokenPageProps) 
           <Header
             variant="h2"
             actions={
-              <Button onClick={() => setConfirmDelete(true)}>Delete</Button>
+              <SpaceBetween direction="horizontal" size="xs">
+                {ownActions(token).map(({ id, text, reason }) => (
+                  <Button key={id} disabled={Boolean(reason)} disabledReason={reason} onClick={() => tokenActions.run(id, actionToken(token))}>
+                    {text}
+                  </Button>
+                ))}
+                <Button onClick={() => setConfirmDelete(true)}>Delete</Button>
+              </SpaceBetween>
             }
           >
             Your token
@@ -132,6 +161,7 @@ export default function MyTokenPage({ onCreated, onDeleted }: MyTokenPageProps) 
             { label: "Status", value: <TokenStatusIndicator status={tokenStatus(token)} /> },
             { label: "Created", value: formatWithZone(token.createdDate, timeZone) },
             { label: "Expires", value: formatWithZone(token.tokenExpiration, timeZone) },
+            { label: "Last used", value: <LastUsed at={token.lastUsedAt} timeZone={timeZone} /> },
             { label: "Groups", value: token.groups.join(", ") || "None" },
             { label: "Token UUID", value: <Box variant="code">{token.tokenUUID}</Box> },
           ]}
@@ -185,6 +215,7 @@ export default function MyTokenPage({ onCreated, onDeleted }: MyTokenPageProps) 
         My API Token
       </Header>
       {body}
+      {tokenActions.dialogs}
       <DeleteTokenModal
         revocationSeconds={config.revocationSeconds}
         token={confirmDelete && token ? token : null}

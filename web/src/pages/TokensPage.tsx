@@ -1,10 +1,12 @@
 // API Token Management (admins): every token in a filterable, sortable,
-// paginated table, with create, delete and refresh.
-import { memo, useEffect, useMemo, useRef, useState } from "react";
+// paginated table, with create, edit, disable, rotate, history, delete,
+// revoke-all-of-a-user and refresh.
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useCollection } from "@cloudscape-design/collection-hooks";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
+import ButtonDropdown, { type ButtonDropdownProps } from "@cloudscape-design/components/button-dropdown";
 import CollectionPreferences from "@cloudscape-design/components/collection-preferences";
 import Header from "@cloudscape-design/components/header";
 import Pagination from "@cloudscape-design/components/pagination";
@@ -13,9 +15,11 @@ import StatusIndicator, { type StatusIndicatorProps } from "@cloudscape-design/c
 import Table, { type TableProps } from "@cloudscape-design/components/table";
 import TextFilter from "@cloudscape-design/components/text-filter";
 import DeleteTokenModal from "../components/DeleteTokenModal";
-import { formatDateTime } from "../lib/dates";
+import RevokeUserTokensModal, { revokedText } from "../components/RevokeUserTokensModal";
+import { actionDisabledReason, useTokenActions, type TokenAction } from "../components/TokenActions";
+import { formatDateTime, formatWithZone, lastUsedText } from "../lib/dates";
 import { loadPreferences, PAGE_SIZES, savePreferences, type TablePreferences } from "../lib/preferences";
-import { COLUMNS, matchesFilter, rankedComparators, type ColumnId, type TokenRow, type TokenStatus } from "../lib/tokens";
+import { COLUMNS, matchesFilter, rankedComparators, STATUS_LABEL, type ColumnId, type TokenRow, type TokenStatus } from "../lib/tokens";
 import { navigate, ROUTES } from "../router";
 import { useSession } from "../session";
 import type { TokenStore } from "../tokenStore";
@@ -23,11 +27,20 @@ import type { TokenStore } from "../tokenStore";
 const STATUS_TYPE: Record<TokenStatus, StatusIndicatorProps.Type> = {
   Active: "success",
   Expired: "stopped",
+  Disabled: "error",
+  Rotated: "pending",
   Legacy: "warning",
 };
 
 export function TokenStatusIndicator({ status }: { status: TokenStatus }) {
-  return <StatusIndicator type={STATUS_TYPE[status]}>{status}</StatusIndicator>;
+  return <StatusIndicator type={STATUS_TYPE[status]}>{STATUS_LABEL[status]}</StatusIndicator>;
+}
+
+/** "5 minutes ago" or "Never", with the exact time on hover. */
+export function LastUsed({ at, timeZone }: { at?: number; timeZone: string }) {
+  if (!at) return <>Never</>;
+  const exact = formatWithZone(at, timeZone);
+  return <span title={exact}>{lastUsedText(at)}</span>;
 }
 
 function cellFor(id: ColumnId, timeZone: string): (r: TokenRow) => React.ReactNode {
@@ -44,6 +57,8 @@ function cellFor(id: ColumnId, timeZone: string): (r: TokenRow) => React.ReactNo
       return (r) => (r.tokenExpiration ? formatDateTime(r.tokenExpiration, timeZone) : "-");
     case "status":
       return (r) => <TokenStatusIndicator status={r.status} />;
+    case "lastUsed":
+      return (r) => <LastUsed at={r.lastUsedAt} timeZone={timeZone} />;
     case "groups":
       return (r) => r.groupsText || "-";
     case "system":
@@ -72,9 +87,13 @@ export interface TokensPageProps {
 }
 
 export default function TokensPage({ store }: TokensPageProps) {
-  const { api, config, notify, timeZone } = useSession();
+  const { api, config, notify, roles, timeZone } = useSession();
+  const isAdmin = Boolean(roles?.isAdmin);
   const [toDelete, setToDelete] = useState<TokenRow | null>(null);
+  const [revokeAll, setRevokeAll] = useState(false);
   useEffect(() => store.ensureLoaded(), [store.ensureLoaded]);
+  const tokenActions = useTokenActions(store.reload);
+  const onRevokeAll = useCallback(() => setRevokeAll(true), []);
 
   return (
     <SpaceBetween size="m">
@@ -83,7 +102,30 @@ export default function TokensPage({ store }: TokensPageProps) {
           {store.error}
         </Alert>
       )}
-      <TokenTable rows={store.rows} loading={store.loading} loaded={store.loaded} reload={store.reload} timeZone={timeZone} onDelete={setToDelete} />
+      <TokenTable
+        rows={store.rows}
+        loading={store.loading}
+        loaded={store.loaded}
+        reload={store.reload}
+        timeZone={timeZone}
+        onDelete={setToDelete}
+        onAction={tokenActions.run}
+        onRevokeAll={isAdmin ? onRevokeAll : undefined}
+      />
+      {tokenActions.dialogs}
+      {isAdmin && (
+        <RevokeUserTokensModal
+          visible={revokeAll}
+          revocationSeconds={config.revocationSeconds}
+          onCancel={() => setRevokeAll(false)}
+          revoke={(u, includeSystem) => api.revokeUserTokens(u, includeSystem)}
+          onRevoked={(u, res) => {
+            setRevokeAll(false);
+            notify({ type: "success", content: revokedText(res?.deleted ?? 0, u), dismissible: true });
+            store.reload();
+          }}
+        />
+      )}
       <DeleteTokenModal
         revocationSeconds={config.revocationSeconds}
         token={toDelete}
@@ -93,6 +135,7 @@ export default function TokensPage({ store }: TokensPageProps) {
           store.remove(uuid);
           notify({ type: "success", content: `Token "${toDelete?.name || uuid}" deleted.`, dismissible: true });
           setToDelete(null);
+          store.reload();
         }}
       />
     </SpaceBetween>
@@ -106,10 +149,23 @@ interface TokenTableProps {
   reload: () => void;
   timeZone: string;
   onDelete: (row: TokenRow) => void;
+  onAction: (action: TokenAction, row: TokenRow) => void;
+  /** Admins only: opens "Revoke all tokens of a user". */
+  onRevokeAll?: () => void;
+}
+
+/** The Actions menu for the selected row. */
+function actionItems(row: TokenRow | undefined): ButtonDropdownProps.Item[] {
+  const item = (id: TokenAction, text: string): ButtonDropdownProps.Item => {
+    const reason = row ? actionDisabledReason(id, row) : "Select a token first.";
+    return { id, text, disabled: Boolean(reason), disabledReason: reason };
+  };
+  const toggle = row?.status === "Disabled" ? item("enable", "Enable") : item("disable", "Disable");
+  return [item("edit", "Edit"), toggle, item("rotate", "Rotate"), item("history", "History")];
 }
 
 // Memoized so that flash messages and dialogs do not re-filter and re-sort the table.
-const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, timeZone, onDelete }: TokenTableProps) {
+const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, timeZone, onDelete, onAction, onRevokeAll }: TokenTableProps) {
   const [prefs, setPrefs] = useState<TablePreferences>(() => loadPreferences());
 
   // Ranks per load; the column definitions stay the same objects and read
@@ -129,6 +185,8 @@ const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, tim
         isRowHeader: c.id === "name",
         // Dates and ids are shown in full.
         minWidth: c.id === "created" || c.id === "expires" ? 190 : c.id === "tokenUUID" ? 320 : undefined,
+        // "Rotated (grace period)" and "5 minutes ago" in full.
+        width: c.id === "status" ? 220 : c.id === "lastUsed" ? 160 : undefined,
       })),
     [timeZone],
   );
@@ -152,7 +210,9 @@ const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, tim
     selection: { trackBy: "tokenUUID" },
   });
 
-  const selected = collectionProps.selectedItems?.[0];
+  // The selected token as last loaded (selection keeps the row of an older load).
+  const selectedUUID = collectionProps.selectedItems?.[0]?.tokenUUID;
+  const selected = useMemo(() => (selectedUUID ? rows.find((r) => r.tokenUUID === selectedUUID) : undefined), [rows, selectedUUID]);
   const count = filterProps.filteringText ? `(${filteredItemsCount}/${rows.length})` : `(${rows.length})`;
 
   return (
@@ -186,9 +246,17 @@ const TokenTable = memo(function TokenTable({ rows, loading, loaded, reload, tim
               <Button iconName="refresh" onClick={reload} disabled={loading}>
                 Refresh
               </Button>
+              <ButtonDropdown
+                items={actionItems(selected)}
+                disabled={!selected}
+                onItemClick={({ detail }) => selected && onAction(detail.id as TokenAction, selected)}
+              >
+                Actions
+              </ButtonDropdown>
               <Button disabled={!selected} onClick={() => selected && onDelete(selected)}>
                 Delete
               </Button>
+              {onRevokeAll && <Button onClick={onRevokeAll}>Revoke all tokens of a user</Button>}
               <Button variant="primary" onClick={() => navigate(ROUTES.createToken)}>
                 Create token
               </Button>

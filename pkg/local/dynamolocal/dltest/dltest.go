@@ -40,6 +40,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // Environment variables read by this package.
@@ -148,8 +149,10 @@ func TableName(t testing.TB) string {
 }
 
 // TokenTable creates a token table (dynamostore.CreateTable: key schema and
-// indexes from pkg/schema) with a unique name, deletes it when t ends, and
-// returns its name.
+// indexes from pkg/schema) with a unique name and, beside it, its audit
+// table dynamotest.AuditTable(name) (dynamostore.CreateAuditTable), where
+// dynamotest.New writes events; deletes both when t ends, and returns the
+// token table's name.
 func TokenTable(t testing.TB, client *dynamodb.Client) string {
 	t.Helper()
 	name := TableName(t)
@@ -158,6 +161,16 @@ func TokenTable(t testing.TB, client *dynamodb.Client) string {
 	if err := dynamostore.CreateTable(ctx, client, name); err != nil {
 		t.Fatalf("dltest: create table %s: %v", name, err)
 	}
+	dropAtCleanup(t, client, name)
+	audit := dynamotest.AuditTable(name)
+	if err := dynamostore.CreateAuditTable(ctx, client, audit); err != nil {
+		t.Fatalf("dltest: create audit table %s: %v", audit, err)
+	}
+	dropAtCleanup(t, client, audit)
+	return name
+}
+
+func dropAtCleanup(t testing.TB, client *dynamodb.Client, name string) {
 	t.Cleanup(func() {
 		// In-memory DynamoDB Local keeps every table until it exits;
 		// dropping them keeps a long test run's memory flat.
@@ -167,5 +180,4 @@ func TokenTable(t testing.TB, client *dynamodb.Client) string {
 			t.Logf("dltest: delete table %s: %v", name, err)
 		}
 	})
-	return name
 }

@@ -75,6 +75,12 @@ func (c *Counting) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 	return c.API.TransactWriteItems(ctx, in, optFns...)
 }
 
+// UpdateItem counts and forwards.
+func (c *Counting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.API.UpdateItem(ctx, in, optFns...)
+}
+
 // BatchWriteItem counts and forwards, so that PutBatch stays batched
 // through a Counting. It fails if the wrapped dynamostore.API cannot batch.
 func (c *Counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {

@@ -25,7 +25,14 @@ type Store struct {
 // the production bound, through the local stack.
 const RequestTimeout = 30 * time.Second
 
-// New returns a Store on the table tableName through api.
-func New(api dynamostore.API, tableName string) *Store {
-	return &Store{Store: dynamostore.NewWithTimeout(api, tableName, RequestTimeout), api: api, table: tableName}
+// AuditTable is the name of the audit table that test support creates
+// beside the token table tableName (dltest.TokenTable does).
+func AuditTable(tableName string) string { return tableName + "-audit" }
+
+// New returns a Store on the table tableName through api. Unless opts
+// configure the audit trail otherwise, it writes events to
+// AuditTable(tableName) with the default retention.
+func New(api dynamostore.API, tableName string, opts ...dynamostore.Option) *Store {
+	opts = append([]dynamostore.Option{dynamostore.WithAudit(AuditTable(tableName), 0)}, opts...)
+	return &Store{Store: dynamostore.NewWithTimeout(api, tableName, RequestTimeout, opts...), api: api, table: tableName}
 }

@@ -27,15 +27,20 @@ func N(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-// Encode is the item for a new (non-legacy) token. Every attribute is
-// written, empty strings and an empty group list included, so that an item
-// read back is the token that was written.
+// Bool is a BOOL attribute.
+func Bool(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
+
+// Encode is the item for a new (non-legacy) token. Every attribute of the
+// original scheme is written, empty strings and an empty group list
+// included, so that an item read back is the token that was written. The
+// lifecycle attributes (Optional) are written only when set: absent is
+// their zero value, so items written before they existed read the same.
 func Encode(t store.Token) map[string]types.AttributeValue {
 	groups := make([]types.AttributeValue, len(t.Groups))
 	for i, g := range t.Groups {
 		groups[i] = S(g)
 	}
-	return map[string]types.AttributeValue{
+	it := map[string]types.AttributeValue{
 		schema.AttrToken:           S(t.Hash),
 		schema.AttrTokenUUID:       S(t.UUID),
 		schema.AttrUsername:        S(t.Username),
@@ -47,6 +52,45 @@ func Encode(t store.Token) map[string]types.AttributeValue {
 		schema.AttrGroups:          &types.AttributeValueMemberL{Value: groups},
 		schema.AttrIsSystemToken:   &types.AttributeValueMemberBOOL{Value: t.IsSystem},
 	}
+	for name, v := range Optional(t) {
+		if v != nil {
+			it[name] = v
+		}
+	}
+	return it
+}
+
+// Optional is every lifecycle attribute of t by name: its value, or nil
+// when it holds the zero value and so is not stored (an update REMOVEs it).
+func Optional(t store.Token) map[string]types.AttributeValue {
+	out := map[string]types.AttributeValue{}
+	setS := func(name, v string) {
+		out[name] = nil
+		if v != "" {
+			out[name] = S(v)
+		}
+	}
+	setN := func(name string, v int64) {
+		out[name] = nil
+		if v != 0 {
+			out[name] = N(v)
+		}
+	}
+	out[schema.AttrDisabled] = nil
+	if t.Disabled {
+		out[schema.AttrDisabled] = Bool(true)
+	}
+	out[schema.AttrDisabledByAdmin] = nil
+	if t.DisabledByAdmin {
+		out[schema.AttrDisabledByAdmin] = Bool(true)
+	}
+	setS(schema.AttrDisabledBy, t.DisabledBy)
+	setN(schema.AttrDisabledAt, t.DisabledAt)
+	setN(schema.AttrUpdatedAt, t.UpdatedAt)
+	setN(schema.AttrLastUsedAt, t.LastUsedAt)
+	setS(schema.AttrRotatedFrom, t.RotatedFrom)
+	setS(schema.AttrRotatedTo, t.RotatedTo)
+	return out
 }
 
 // Guard reserves username's single non-system slot for the token
@@ -117,12 +161,36 @@ func Decode(item map[string]types.AttributeValue) (store.Token, error) {
 	default:
 		return fail(fmt.Errorf("%s has type %T, want a list of strings", schema.AttrGroups, v))
 	}
-	switch v := item[schema.AttrIsSystemToken].(type) {
-	case nil:
-	case *types.AttributeValueMemberBOOL:
-		t.IsSystem = v.Value
-	default:
-		return fail(fmt.Errorf("%s has type %T, want BOOL", schema.AttrIsSystemToken, v))
+	for name, dst := range map[string]*bool{
+		schema.AttrIsSystemToken:   &t.IsSystem,
+		schema.AttrDisabled:        &t.Disabled,
+		schema.AttrDisabledByAdmin: &t.DisabledByAdmin,
+	} {
+		switch v := item[name].(type) {
+		case nil:
+		case *types.AttributeValueMemberBOOL:
+			*dst = v.Value
+		default:
+			return fail(fmt.Errorf("%s has type %T, want BOOL", name, v))
+		}
+	}
+	for name, dst := range map[string]*string{
+		schema.AttrDisabledBy:  &t.DisabledBy,
+		schema.AttrRotatedFrom: &t.RotatedFrom,
+		schema.AttrRotatedTo:   &t.RotatedTo,
+	} {
+		if *dst, err = optS(item, name); err != nil {
+			return fail(err)
+		}
+	}
+	for name, dst := range map[string]*int64{
+		schema.AttrDisabledAt: &t.DisabledAt,
+		schema.AttrUpdatedAt:  &t.UpdatedAt,
+		schema.AttrLastUsedAt: &t.LastUsedAt,
+	} {
+		if *dst, err = optN(item, name); err != nil {
+			return fail(err)
+		}
 	}
 	return t, nil
 }

@@ -1,0 +1,15 @@
+// Command events is the Lambda function behind GET /api-tokens/{tokenUUID}/events
+// and GET /api-token-events: the audit trail.
+// The rules live in pkg/tokensvc; this only wires configuration to them.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/llmgw/apitokens/pkg/apigw"
+	"github.com/llmgw/apitokens/pkg/routes"
+)
+
+func main() {
+	lambda.Start(apigw.Function(routes.FnEvents))
+}
