@@ -508,7 +508,9 @@ test("lifecycle: an admin revokes all tokens of a user after typing the username
     await dialog.getByText("Include system tokens").click();
     await dialog.getByRole("textbox", { name: "Type the username to confirm" }).fill(user);
     await dialog.getByRole("button", { name: "Revoke all", exact: true }).click();
-    await page.getByText(`Revoked 1 token of ${user}.`).first().waitFor();
+    await dialog.waitFor({ state: "hidden" });
+    // The first revocation's notice is still up: wait for this one's.
+    await page.getByText(`Revoked 1 token of ${user}.`).nth(1).waitFor();
     assert.deepEqual(await tokensOf(user), []);
     await page.locator("tbody tr").filter({ hasText: user }).first().waitFor({ state: "detached" });
 
