@@ -333,7 +333,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 		e = entry{err: errDisabled}
 	default:
 		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID,
-			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem}
+			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem, Limits: t.Limits}
 		if p.Groups == nil {
 			p.Groups = []string{}
 		}
@@ -360,6 +360,10 @@ func (c *Core) decide(e entry, now time.Time) (Principal, error) {
 	}
 	p := e.principal
 	p.Groups = slices.Clone(p.Groups)
+	if p.Limits != nil {
+		l := *p.Limits
+		p.Limits = &l
+	}
 	return p, nil
 }
 
