@@ -360,10 +360,7 @@ func (c *Core) decide(e entry, now time.Time) (Principal, error) {
 	}
 	p := e.principal
 	p.Groups = slices.Clone(p.Groups)
-	if p.Limits != nil {
-		l := *p.Limits
-		p.Limits = &l
-	}
+	p.Limits = p.Limits.Clone()
 	return p, nil
 }
 

@@ -332,3 +332,25 @@ func Decode(s string) (*Limits, error) {
 	}
 	return &l, nil
 }
+
+// Clone returns a deep copy of l (nil for nil): Limits hold pointers, so a
+// plain copy of the struct would still share its values.
+func (l *Limits) Clone() *Limits {
+	if l == nil {
+		return nil
+	}
+	c := Limits{
+		RequestsPerMinute: clonePtr(l.RequestsPerMinute), RequestsPerHour: clonePtr(l.RequestsPerHour),
+		RequestsPerDay: clonePtr(l.RequestsPerDay), TokensPerDay: clonePtr(l.TokensPerDay),
+		TokensPerMonth: clonePtr(l.TokensPerMonth), BudgetPerMonth: clonePtr(l.BudgetPerMonth),
+	}
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
