@@ -51,8 +51,15 @@ var usesAudit = map[string]bool{
 var usesUsage = map[string]bool{routes.FnUsage: true}
 
 // newUsageStore opens the usage table of cfg (cfg.UsageTableName).
-var newUsageStore = func(ctx context.Context, cfg config.Config) (usage.Store, error) {
-	return nil, errors.New("the usage store is not wired into this build")
+func newUsageStore(ctx context.Context, cfg config.Config) (usage.Store, error) {
+	us, err := wire.Usage(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if us == nil { // no table named: callers require one first
+		return nil, errors.New(config.EnvUsageTableName + " must be set")
+	}
+	return us, nil
 }
 
 func build(ctx context.Context, getenv func(string) string, logger *slog.Logger, name string) (*tokensvc.Service, auth.Authenticator, error) {

@@ -239,7 +239,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	fresh := wire.FreshCore(cfg, st, logger)
 	fns := map[string]ProxyHandler{}
 	for name := range apigw.Handlers(nil) {
-		svc := tokensvc.New(st, apigw.ServiceConfig(cfg), tokensvc.WithLogger(logger))
+		opts := []tokensvc.Option{tokensvc.WithLogger(logger)}
+		if s.Usage != nil {
+			opts = append(opts, tokensvc.WithUsage(s.Usage))
+		}
+		svc := tokensvc.New(st, apigw.ServiceConfig(cfg), opts...)
 		fns[name] = ProxyHandler(apigw.Adapt(apigw.Handlers(svc)[name], fresh, logger))
 	}
 	gw := &Gateway{Authorizer: authorizer.New(mgmt, logger), Functions: fns, Logger: logger}
