@@ -9,7 +9,7 @@ GO          ?= go
 BUILD_DIR   ?= build
 GOARCH_LAMBDA ?= arm64
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
-FUNCTIONS   := create list get delete settings update rotate events serve
+FUNCTIONS   := create list get delete settings update rotate events usage serve
 LAMBDAS     := $(FUNCTIONS) authorizer
 FUZZTIME    ?= 10s
 
