@@ -158,5 +158,5 @@ export function limitFieldForMessage(message: string | undefined): LimitKey | un
 export function isLimitsMessage(message: string | undefined, code?: string): boolean {
   if (code === "limits_raised") return true;
   if (!message) return false;
-  return /\blimits?\b|limits_raised/i.test(message) || limitFieldForMessage(message) !== undefined;
+  return /\blimits\b|limits_raised/i.test(message) || limitFieldForMessage(message) !== undefined;
 }
