@@ -14,6 +14,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/serve"
+	"github.com/llmgw/apitokens/pkg/usage"
 )
 
 // HealthPath answers 200 while the container serves and 503 once it
@@ -34,8 +35,8 @@ type server struct {
 // newServer builds the container's server from cfg: the serve handler
 // with streaming on, whatever SERVE_MODE says (a server that buffered
 // would only add the Lambda's limits without its reasons).
-func newServer(cfg config.Config, authn auth.Authenticator, upstreamKey string, logger *slog.Logger) (*server, error) {
-	h, err := serveHandler(cfg, authn, upstreamKey, logger, func(sc *serve.Config) { sc.Stream = true })
+func newServer(cfg config.Config, authn auth.Authenticator, upstreamKey string, store usage.Store, logger *slog.Logger) (*server, error) {
+	h, err := serveHandler(cfg, authn, upstreamKey, store, logger, func(sc *serve.Config) { sc.Stream = true })
 	if err != nil {
 		return nil, err
 	}
