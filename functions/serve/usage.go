@@ -7,17 +7,19 @@ import (
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/usage"
+	"github.com/llmgw/apitokens/pkg/wire"
 )
 
 // openUsage returns the usage store the serve path counts with: the
 // DynamoDB usage table USAGE_TABLE_NAME, or nil (nothing metered) without
 // one.
 func openUsage(ctx context.Context, cfg config.Config) (usage.Store, error) {
-	if cfg.UsageTableName == "" {
-		return nil, nil
+	us, err := wire.Usage(ctx, cfg)
+	if err != nil || us == nil {
+		// A nil *dynamousage.Store must not become a non-nil usage.Store.
+		return nil, err
 	}
-	_ = ctx // the DynamoDB store is not built yet: nothing is metered
-	return nil, nil
+	return us, nil
 }
 
 // checkUsage refuses to start with deployment limits (DEFAULT_TOKEN_LIMITS,

@@ -93,14 +93,10 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 // serve main does in AWS. u is nil when there is no usage table: then the
 // handler gets no store at all (a nil *dynamousage.Store in a usage.Store
 // would be a non-nil interface).
-//
-// serve.Config does not have these fields yet; once it does, the body is
-//
-//	if u != nil {
-//		sc.Usage = u
-//	}
-//	sc.Limits, sc.Prices = cfg.Limits, cfg.Prices
-//	sc.LimitsFailOpen, sc.UsageTracking = cfg.LimitsFailOpen, cfg.UsageTracking
 func meter(sc *serve.Config, u *dynamousage.Store, cfg config.Config) {
-	_, _, _ = sc, u, cfg
+	if u != nil {
+		sc.Usage = u
+	}
+	sc.Limits, sc.Prices = cfg.Limits, cfg.Prices
+	sc.LimitsFailOpen, sc.UsageTracking = cfg.LimitsFailOpen, cfg.UsageTracking
 }
