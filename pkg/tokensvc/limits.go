@@ -85,10 +85,9 @@ func checkNotRaised(cur, next limits.Limits, what string) error {
 // policy; nil when none does (and for legacy items, which are never
 // accepted as a credential).
 func (s *Service) effective(own *limits.Limits, groups []string) *limits.Limits {
+	// Always an object, {} when nothing applies, so that clients can tell
+	// "no limit" from a server that knows nothing of limits.
 	l := s.cfg.Limits.Resolve(own, groups)
-	if l.IsZero() {
-		return nil
-	}
 	return &l
 }
 

@@ -107,8 +107,8 @@ type Created struct {
 	// RotatedFrom is set on the answer to a rotation: the token replaced.
 	RotatedFrom string `json:"rotatedFrom,omitempty"`
 	// Limits are the token's own limits, omitted if it has none;
-	// EffectiveLimits those that apply to it (limits.Policy.Resolve),
-	// omitted if none does.
+	// EffectiveLimits those that apply to it (limits.Policy.Resolve), {}
+	// if none does.
 	Limits          *limits.Limits `json:"limits,omitempty"`
 	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
 }
@@ -145,7 +145,8 @@ type View struct {
 	// Limits are the token's own limits, omitted if it has none;
 	// EffectiveLimits those that apply to it: field by field its own, else
 	// the most generous of its groups' (GROUP_TOKEN_LIMITS), else the
-	// default (DEFAULT_TOKEN_LIMITS); omitted if none does.
+	// default (DEFAULT_TOKEN_LIMITS); {} if none does (omitted only for
+	// legacy items).
 	Limits          *limits.Limits `json:"limits,omitempty"`
 	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
 }
