@@ -53,6 +53,9 @@ export interface CreatedToken {
   rotatedFrom?: string;
   /** Set by a rotation: when the replaced token stops working (Unix seconds). */
   previousTokenExpiration?: number;
+  /** As on TokenItem: the token's own limits and those that apply. */
+  limits?: Limits;
+  effectiveLimits?: Limits;
 }
 
 export type TokenStatus = "Active" | "Expired" | "Disabled" | "Rotated" | "Legacy";
