@@ -26,6 +26,7 @@ const HealthPath = "/healthz"
 // server with a health path and a graceful shutdown.
 type server struct {
 	http     *http.Server
+	handler  *serve.Handler
 	addr     string
 	drain    time.Duration
 	logger   *slog.Logger
@@ -40,7 +41,7 @@ func newServer(cfg config.Config, authn auth.Authenticator, upstreamKey string, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{addr: ":" + strconv.Itoa(cfg.Port), drain: cfg.ServeDrain, logger: logger}
+	s := &server{addr: ":" + strconv.Itoa(cfg.Port), drain: cfg.ServeDrain, logger: logger, handler: h}
 	mux := http.NewServeMux()
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -94,6 +95,11 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	// The usage of the calls that finished is written beside their
+	// answers: wait for it within what is left of the drain time.
+	if err := s.handler.WaitRecords(dctx); err != nil {
+		s.logger.Warn("serve: drain time over, usage of finished calls may be unrecorded", slog.String("error", err.Error()))
 	}
 	s.logger.Info("serve: stopped")
 	return nil

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"sync"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,6 +43,11 @@ type Handler struct {
 	cfg   Config
 	perms permissions
 	authn auth.Authenticator
+
+	// records are the usage writes still running after their answers (in
+	// streaming mode, where the process outlives the call): see
+	// WaitRecords.
+	records sync.WaitGroup
 }
 
 var _ http.Handler = (*Handler)(nil)

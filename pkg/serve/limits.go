@@ -338,10 +338,38 @@ func (h *Handler) record(r *http.Request, c *call) {
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "serve: usage: the call is counted without tokens",
 			slog.String("requestId", c.id), slog.String("tokenUUID", m.tokenUUID), slog.String("reason", m.noUse))
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
-	defer cancel()
-	if err := h.cfg.Usage.Record(ctx, m.tokenUUID, m.username, m.now, u); err != nil {
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "serve: usage: recording a call failed",
-			slog.String("requestId", c.id), slog.String("tokenUUID", m.tokenUUID), slog.String("error", err.Error()))
+	write := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+		defer cancel()
+		if err := h.cfg.Usage.Record(ctx, m.tokenUUID, m.username, m.now, u); err != nil {
+			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "serve: usage: recording a call failed",
+				slog.String("requestId", c.id), slog.String("tokenUUID", m.tokenUUID), slog.String("error", err.Error()))
+		}
+	}
+	if !h.cfg.Stream {
+		// A Lambda is frozen once it has answered: a write left running
+		// would be lost or land an invocation later. It is made first.
+		write()
+		return
+	}
+	// In streaming mode the answer ends when the handler returns (the
+	// last bytes and the end of a chunked body are written then): the
+	// write runs beside it, so the caller never waits for it, and a
+	// graceful shutdown waits for it (WaitRecords).
+	h.records.Go(write)
+}
+
+// WaitRecords waits until every usage write still running after its
+// answer has finished, or ctx ends (then it returns ctx's error). A
+// container calls it after it stopped taking calls, so that no call's
+// usage is lost to a shutdown.
+func (h *Handler) WaitRecords(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.records.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

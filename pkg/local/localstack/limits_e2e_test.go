@@ -95,8 +95,9 @@ func TestLimitsOverHTTP(t *testing.T) {
 			if strings.Contains(stream.raw, `"usage"`) || !strings.Contains(stream.raw, "data: [DONE]") {
 				t.Errorf("the caller received a usage chunk it did not ask for, or no end: %s", stream.raw)
 			}
-			u := c.want(c.do("GET", "/api-tokens/"+id2+"/usage", "", bearer(admin)...), 200)
-			tot := u.body["totals"].(map[string]any)
+			// A call's usage is written beside its answer (container mode)
+			// or just before it ends (Lambda mode): wait for both.
+			tot := waitUsage(t, c, admin, id2, 2)
 			if int64(tot["totalTokens"].(float64)) != 2*(pt+ct) || int64(tot["promptTokens"].(float64)) != 2*pt || int64(tot["requests"].(float64)) != 2 {
 				t.Errorf("recorded usage %v, want 2 requests and %d tokens (the same call twice, once streamed)", tot, 2*(pt+ct))
 			}
@@ -105,12 +106,28 @@ func TestLimitsOverHTTP(t *testing.T) {
 			}
 
 			// A daily token limit refuses once recorded usage reaches it.
-			tok3, _ := mk(`{"tokensPerDay":3}`)
+			tok3, id3 := mk(`{"tokensPerDay":3}`)
 			c.want(c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(tok3)...), 200) // 4 tokens, recorded after
+			waitUsage(t, c, admin, id3, 1)
 			over := c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(tok3)...)
 			if over.status != 429 || fmt.Sprint(over.body["error"].(map[string]any)["code"]) != "insufficient_quota" || over.header.Get("Retry-After") == "" {
 				t.Fatalf("over the daily token limit: %d %v %s", over.status, over.header, over.raw)
 			}
 		})
+	}
+}
+
+// waitUsage polls a token's usage until it shows requests calls (at most
+// 10 s) and returns its totals.
+func waitUsage(t *testing.T, c *client, admin, id string, requests int64) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u := c.want(c.do("GET", "/api-tokens/"+id+"/usage", "", bearer(admin)...), 200)
+		tot := u.body["totals"].(map[string]any)
+		if int64(tot["requests"].(float64)) >= requests || time.Now().After(deadline) {
+			return tot
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
