@@ -303,8 +303,8 @@ BenchmarkLastUsed/resolution=300/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	
 
 func TestReportLimits(t *testing.T) {
 	const out = `pkg: github.com/llmgw/apitokens/pkg/local/bench
-BenchmarkLimits/setup=off/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	0 errors	350000 p50-ns	2000000 p99-ns	2500 req/s
-BenchmarkLimits/setup=usage/conc=1-2	1	410000 ns/op	1 writes/op	0 reads/op	0 errors	700000 p50-ns	3000000 p99-ns	1400 req/s
+BenchmarkLimits/mode=lambda/setup=off/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	0 errors	350000 p50-ns	2000000 p99-ns	2500 req/s
+BenchmarkLimits/mode=lambda/setup=usage/conc=1-2	1	410000 ns/op	1 writes/op	0 reads/op	0 errors	700000 p50-ns	3000000 p99-ns	1400 req/s
 `
 	var s bench.Set
 	if err := s.Parse(strings.NewReader(out)); err != nil {
@@ -317,8 +317,8 @@ BenchmarkLimits/setup=usage/conc=1-2	1	410000 ns/op	1 writes/op	0 reads/op	0 err
 	md := b.String()
 	for _, want := range []string{
 		"## 10. Limits and usage accounting on the serve path",
-		"| no limits, `USAGE_TRACKING=false` | 1 | 2,500 | 350 µs | 2.00 ms | 0 | 0.00 | 0.00 | — |",
-		"| usage tracking only | 1 | 1,400 | 700 µs | 3.00 ms | 0 | 1.00 | 0.00 | 2.00x |",
+		"| `lambda` | no limits, `USAGE_TRACKING=false` | 1 | 2,500 | 350 µs | 2.00 ms | 0 | 0.00 | 0.00 | — |",
+		"| `lambda` | usage tracking only | 1 | 1,400 | 700 µs | 3.00 ms | 0 | 1.00 | 0.00 | 2.00x |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
