@@ -9,7 +9,7 @@ GO          ?= go
 BUILD_DIR   ?= build
 GOARCH_LAMBDA ?= arm64
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
-FUNCTIONS   := create list get delete settings update rotate events serve
+FUNCTIONS   := create list get delete settings update rotate events usage serve
 LAMBDAS     := $(FUNCTIONS) authorizer
 FUZZTIME    ?= 10s
 
@@ -85,7 +85,7 @@ lint: ## gofmt, go vet and staticcheck
 
 test-go: web ## Go tests against DynamoDB Local (started by the tests) and the console's browser tests; the CDK tests run in test-infra
 	@echo "==> go test (DynamoDB Local is installed and started by the tests)"
-	REQUIRE_DYNAMODB_LOCAL=1 REQUIRE_BROWSER=1 REQUIRE_LIFECYCLE=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
+	REQUIRE_DYNAMODB_LOCAL=1 REQUIRE_BROWSER=1 REQUIRE_LIFECYCLE=1 REQUIRE_USAGE=1 $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/infra')
 
 fuzz: ## short fuzz runs of the decision core, the JWT verifier, the serve path's model check and token classification
 	@echo "==> fuzz ($(FUZZTIME) each)"

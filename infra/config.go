@@ -25,7 +25,7 @@ import (
 // Every name is a Lambda function built as <build dir>/<name>/bootstrap.
 var functionNames = []string{
 	routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings,
-	routes.FnUpdate, routes.FnRotate, routes.FnEvents, routes.FnAuthorizer, routes.FnServe,
+	routes.FnUpdate, routes.FnRotate, routes.FnEvents, routes.FnUsage, routes.FnAuthorizer, routes.FnServe,
 }
 
 // ConfigFileName is the deployment configuration read from the repository
@@ -79,6 +79,10 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Functions holds per-function settings by routes.Fn* name.
 	Functions map[string]FunctionSettings `yaml:"functions"`
+	// Limits and Usage: rate limits, quotas and budgets per token, and
+	// the usage the serve path records (limits_config.go).
+	Limits Limits `yaml:"limits"`
+	Usage  Usage  `yaml:"usage"`
 }
 
 // FunctionSettings tunes one Lambda function.
@@ -319,6 +323,8 @@ var yamlTypeKeys = map[string]string{
 	"Network":        "network",
 	"Listener":       "network.existingListener",
 	"Console":        "console",
+	"Limits":         "limits",
+	"Usage":          "usage",
 	// Functions is a map: the line annotation names the function.
 	"FunctionSettings": "functions.<name>",
 }
@@ -476,6 +482,7 @@ func (c *Config) applyDefaults() {
 		n.LoadBalancerDeletionProtection = ptr(c.RemovalPolicy == "retain")
 	}
 	c.Console.applyDefaults()
+	c.applyLimitsDefaults()
 }
 
 func (sc *ServeContainer) applyDefaults() {
@@ -731,6 +738,7 @@ func (c *Config) validate() error {
 		bad("accountNumber", "is required when network.vpcId is given without network.subnetIds (the VPC is looked up in that account)")
 	}
 	errs = append(errs, c.Console.validate()...)
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }
 

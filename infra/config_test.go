@@ -32,6 +32,9 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if len(cfg.Serve.ModelPermissions) == 0 {
 		t.Errorf("the example should show serve.modelPermissions")
 	}
+	if len(cfg.Limits.GroupTokenLimits) == 0 || len(cfg.Limits.ModelPrices) == 0 {
+		t.Errorf("the example should show a group limit (limits.groupTokenLimits) and a price (limits.modelPrices)")
+	}
 }
 
 func TestMissingConfigFileNamesTheFix(t *testing.T) {

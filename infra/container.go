@@ -115,7 +115,8 @@ func containerEndpoints(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection, sg aws
 // functions/serve/Dockerfile (at deploy time; synth only stages the build
 // context), the service in placement's private subnets, its IP target
 // group and CPU target tracking.
-func newServeService(scope constructs.Construct, cfg *Config, tt dynamoTable, placement *vpcPlacement) *serveService {
+func newServeService(scope constructs.Construct, cfg *Config, tb tables, placement *vpcPlacement) *serveService {
+	tt := tb.Tokens
 	sc := cfg.Serve.Container
 	out := &serveService{}
 	root, err := repoRoot()
@@ -142,15 +143,17 @@ func newServeService(scope constructs.Construct, cfg *Config, tt dynamoTable, pl
 	})
 
 	// The task role is what the serve binary's AWS calls run as: one
-	// GetItem per presented token and the lastUsedAt write, nothing else. Image pulls, logs and
+	// GetItem per presented token, the lastUsedAt write and the usage
+	// table's counters, nothing else. Image pulls, logs and
 	// the upstream key are the execution role's, which CDK creates with
 	// exactly those grants.
 	out.TaskRole = awsiam.NewRole(scope, jsii.String("ServeTaskRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("Task role: /v2/serve/* service (token lookups, lastUsedAt)"),
+		Description: jsii.String("Task role: /v2/serve/* service (token lookups, lastUsedAt, usage)"),
 	})
 	grantRead(out.TaskRole, tt)
 	grantLastUsed(out.TaskRole, cfg, tt)
+	grantServeUsage(out.TaskRole, tb.Usage)
 
 	out.TaskDef = awsecs.NewFargateTaskDefinition(scope, jsii.String("ServeTask"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(float64(sc.CPU)),
@@ -172,7 +175,7 @@ func newServeService(scope constructs.Construct, cfg *Config, tt dynamoTable, pl
 	})
 
 	inTask, stop := drainTimes(sc.DrainSeconds)
-	env := serveEnvironment(cfg, tt)
+	env := serveEnvironment(cfg, tb)
 	env[envServeMode] = ServeModeContainer
 	env[envPort] = fmt.Sprint(containerPort)
 	env[envServeDrainSeconds] = fmt.Sprint(inTask)

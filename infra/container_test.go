@@ -21,7 +21,7 @@ import (
 func init() {
 	// A new VPC and ALB with HTTPS; every container key set. drainSeconds
 	// above Fargate's stop timeout exercises the in-task cap.
-	variants["container"] = withServe(baseYAML, `
+	variants["container"] = withServe(baseYAML+limitsYAML, `
   mode: container
   container:
     cpu: 1024
@@ -223,16 +223,19 @@ func TestContainerRolesAreLeastPrivilege(t *testing.T) {
 			}
 		}
 		// GetItem, and the lastUsedAt UpdateItem unless disabled
-		// (TestLastUsedGrantIsConditioned checks its conditions).
+		// (TestLastUsedGrantIsConditioned checks its conditions), on the
+		// token table; the usage table's counters (TestServeUsageGrants).
 		want := [][]string{{"dynamodb:GetItem"}}
 		if *s.cfg.APITokens.LastUsedResolutionSeconds > 0 {
 			want = append(want, []string{"dynamodb:UpdateItem"})
 		}
+		want = append(want, serveUsageActions)
+		usage := s.logicalID(s.stack.UsageTable.Table)
 		var got [][]string
 		for _, st := range taskGrants {
 			got = append(got, st.actions)
-			if !same(st.resources, []any{arnOf(table)}) {
-				t.Errorf("%s: task role grants %v on %v, want the token table only", v, st.actions, jsonString(st.resources))
+			if !same(st.resources, []any{arnOf(table)}) && !(same(st.actions, serveUsageActions) && same(st.resources, []any{arnOf(usage)})) {
+				t.Errorf("%s: task role grants %v on %v, want the token table (and the usage table's counters) only", v, st.actions, jsonString(st.resources))
 			}
 		}
 		if !same(got, want) {

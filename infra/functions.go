@@ -69,6 +69,16 @@ var (
 	// its page cursors (schema.CursorKeyItem) when it is the first to need
 	// it; the statement admits that one partition key only.
 	cursorKeyActions = []string{"dynamodb:PutItem"}
+	// serveUsageActions are the serve path's on the usage table itself
+	// (pkg/usage's DynamoDB store): UpdateItem adds to a day's counters
+	// (admitting a call, taking an admission back, recording what it
+	// used), GetItem reads a day, and Query sums the month's days of one
+	// token. Its indexes are the usage function's alone.
+	serveUsageActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	// usageReadActions are the usage function's only grant on the usage
+	// table: Query on the table (one token's days) and on its indexes (a
+	// user's tokens, every token in a month). Nothing scans it.
+	usageReadActions = []string{"dynamodb:Query"}
 	// vpcAccessActions let Lambda manage the serve function's network
 	// interfaces when it runs in a VPC: the EC2 actions of the AWS managed
 	// policy AWSLambdaVPCAccessExecutionRole, which CDK attaches only to
@@ -115,6 +125,8 @@ type functions struct {
 	// EventsRole runs the events function: reads only, so it is never
 	// ApiTokensApiRole, which writes.
 	EventsRole awsiam.Role
+	// UsageRole runs the usage function: reads only, like EventsRole.
+	UsageRole awsiam.Role
 	// AuthorizerRole runs the authorizer.
 	AuthorizerRole awsiam.Role
 	// ServeRole runs the serve function; ServeInVpc says serve.vpc placed
@@ -125,7 +137,7 @@ type functions struct {
 
 // tables are the tables the functions use.
 type tables struct {
-	Tokens, Audit dynamoTable
+	Tokens, Audit, Usage dynamoTable
 }
 
 // tokenRoleFunctions run as ApiTokensApiRole: the token functions that
@@ -134,6 +146,11 @@ var tokenRoleFunctions = []string{
 	routes.FnCreate, routes.FnList, routes.FnGet, routes.FnDelete, routes.FnSettings,
 	routes.FnUpdate, routes.FnRotate,
 }
+
+// limitsResolvers are the token functions that resolve a token's
+// effective limits (views, and the check that a user does not raise
+// their own): they read DEFAULT_TOKEN_LIMITS and GROUP_TOKEN_LIMITS.
+var limitsResolvers = []string{routes.FnCreate, routes.FnUpdate, routes.FnList, routes.FnGet}
 
 // auditWriters are the functions that record changes in the audit table.
 var auditWriters = []string{routes.FnCreate, routes.FnDelete, routes.FnSettings, routes.FnUpdate, routes.FnRotate}
@@ -202,6 +219,9 @@ func newFunctions(scope constructs.Construct, cfg *Config, tb tables, buildDir s
 		if slices.Contains(auditWriters, name) {
 			env = writerEnv
 		}
+		if slices.Contains(limitsResolvers, name) {
+			env = withEnv(env, limitsEnvironment(cfg))
+		}
 		fs.ByName[name] = newFunction(scope, cfg, buildDir, name, fs.TokenRole, !fs.TokenRoleImported, env, tokenFnMemoryMB, tokenFnTimeoutSec, nil)
 	}
 
@@ -212,6 +232,14 @@ func newFunctions(scope constructs.Construct, cfg *Config, tb tables, buildDir s
 	grantEventsRead(fs.EventsRole, tb)
 	fs.ByName[routes.FnEvents] = newFunction(scope, cfg, buildDir, routes.FnEvents, fs.EventsRole, true,
 		withEnv(tokenEnv, auditTable), tokenFnMemoryMB, tokenFnTimeoutSec, nil)
+
+	// usage reads the usage table and, to check who owns a token, the
+	// token table: its own role, created even with roles.ApiTokensApiRole.
+	fs.UsageRole = newLambdaRole(scope, "UsageRole", "API token usage (read-only)")
+	grantUsageRead(fs.UsageRole, tb)
+	fs.ByName[routes.FnUsage] = newFunction(scope, cfg, buildDir, routes.FnUsage, fs.UsageRole, true,
+		withEnv(withEnv(tokenEnv, limitsEnvironment(cfg)), map[string]string{config.EnvUsageTableName: *tb.Usage.Table.TableName()}),
+		tokenFnMemoryMB, tokenFnTimeoutSec, nil)
 
 	authRole := newLambdaRole(scope, "AuthorizerRole", "API token REQUEST authorizer (token lookups, lastUsedAt)")
 	grantRead(authRole, tt)
@@ -228,7 +256,8 @@ func newFunctions(scope constructs.Construct, cfg *Config, tb tables, buildDir s
 	serveRole := newLambdaRole(scope, "ServeRole", "/v2/serve/* function (token lookups, lastUsedAt)")
 	grantRead(serveRole, tt)
 	grantLastUsed(serveRole, cfg, tt)
-	serveEnv := serveEnvironment(cfg, tt)
+	grantServeUsage(serveRole, tb.Usage)
+	serveEnv := serveEnvironment(cfg, tb)
 	if arn := cfg.Serve.UpstreamAPIKeySecretARN; arn != "" {
 		// Only the ARN travels in the environment; the function reads the
 		// value at start-up, so the key never appears in the template.
@@ -268,9 +297,10 @@ func lastUsedEnv(cfg *Config) map[string]string {
 
 // serveEnvironment is what the serve binary reads, in either mode, but for
 // the upstream key, which each mode passes its own way.
-func serveEnvironment(cfg *Config, tt dynamoTable) map[string]string {
-	env := withEnv(baseEnv(cfg, tt), map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)})
+func serveEnvironment(cfg *Config, tb tables) map[string]string {
+	env := withEnv(baseEnv(cfg, tb.Tokens), map[string]string{config.EnvTokenCacheSeconds: strconv.Itoa(*cfg.APITokens.TokenCacheSeconds)})
 	env = withEnv(env, lastUsedEnv(cfg))
+	env = withEnv(env, serveLimitsEnvironment(cfg, *tb.Usage.Table.TableName()))
 	env[config.EnvServeUpstreamURL] = strings.TrimRight(cfg.Serve.UpstreamURL, "/")
 	env[config.EnvServeTimeoutSeconds] = strconv.Itoa(cfg.Serve.UpstreamTimeoutSeconds)
 	if mp, _ := cfg.modelPermissionsJSON(); mp != "" { // validated in ParseConfig
@@ -350,6 +380,37 @@ func grantEventsRead(role awsiam.Role, tb tables) {
 		Sid:       jsii.String("AuditTableRead"),
 		Actions:   jsii.Strings(auditReadActions...),
 		Resources: &audit,
+	}))
+}
+
+// grantServeUsage is the serve path's access to the usage table (Lambda
+// role or Fargate task role): serveUsageActions on the table, nothing on
+// its indexes.
+func grantServeUsage(role awsiam.Role, ut dynamoTable) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("UsageTable"),
+		Actions:   jsii.Strings(serveUsageActions...),
+		Resources: &[]*string{ut.Table.TableArn()},
+	}))
+}
+
+// grantUsageRead is the usage function's access: Query on the usage table
+// and its two indexes; on the token table GetItem (re-deciding API token
+// calls, the settings) and Query on tokenUUID-index (a token's owner, for
+// a caller who is not an admin). It writes nothing: its answers have no
+// page cursors, so it never needs the cursor key item.
+func grantUsageRead(role awsiam.Role, tb tables) {
+	grantRead(role, tb.Tokens)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("TokenUUIDIndex"),
+		Actions:   jsii.Strings(tokenIndexActions...),
+		Resources: &[]*string{tb.Tokens.IndexARN[schema.IndexTokenUUID]},
+	}))
+	usage := append([]*string{tb.Usage.Table.TableArn()}, tb.Usage.IndexARNs...)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("UsageTableRead"),
+		Actions:   jsii.Strings(usageReadActions...),
+		Resources: &usage,
 	}))
 }
 

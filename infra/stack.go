@@ -18,6 +18,9 @@ type Stack struct {
 	Table dynamoTable
 	// AuditTable holds one event per change (schema.Audit).
 	AuditTable dynamoTable
+	// UsageTable counts, per token and day, what rate limits, quotas and
+	// budgets check and the usage views show (schema.Usage).
+	UsageTable dynamoTable
 	Functions  *functions
 	API        tokenAPI
 	Serve      *serveWiring
@@ -30,7 +33,7 @@ type Stack struct {
 // StackName is the CloudFormation stack name of a deployment.
 func StackName(cfg *Config) string { return cfg.DeploymentName + "-ApiTokens" }
 
-// BuildStack adds the whole system to app: token and audit tables, roles, functions, REST
+// BuildStack adds the whole system to app: token, audit and usage tables, roles, functions, REST
 // API with its authorizer, ALB wiring and outputs. buildDir holds
 // <function>/bootstrap for every function in pkg/routes.
 func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
@@ -58,6 +61,8 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 	s := &Stack{Stack: stack}
 	s.Table = newTokenTable(stack, cfg)
 	s.AuditTable = newAuditTable(stack, cfg)
+	s.UsageTable = newUsageTable(stack, cfg)
+	tb := tables{Tokens: s.Table, Audit: s.AuditTable, Usage: s.UsageTable}
 	// The VPC comes first: with serve.vpc.enabled the serve function goes
 	// into it too.
 	var vpc awsec2.IVpc
@@ -70,11 +75,11 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 	if !cfg.ServeContainer() {
 		lambdaPlacement = placement
 	}
-	s.Functions = newFunctions(stack, cfg, tables{Tokens: s.Table, Audit: s.AuditTable}, buildDir, lambdaPlacement)
+	s.Functions = newFunctions(stack, cfg, tb, buildDir, lambdaPlacement)
 	s.API = newTokenAPI(stack, cfg, s.Functions)
 	var targets elbv2.ApplicationTargetGroup
 	if cfg.ServeContainer() {
-		s.ServeService = newServeService(stack, cfg, s.Table, placement)
+		s.ServeService = newServeService(stack, cfg, tb, placement)
 		targets = s.ServeService.TargetGroup
 	} else {
 		targets = lambdaTargetGroup(stack, s.Functions.ByName[routes.FnServe])
@@ -114,6 +119,10 @@ func BuildStack(app awscdk.App, cfg *Config, buildDir string) *Stack {
 	awscdk.NewCfnOutput(stack, jsii.String("AuditTableName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("DynamoDB audit table (AUDIT_TABLE_NAME)"),
 		Value:       s.AuditTable.Table.TableName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("UsageTableName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("DynamoDB usage table (USAGE_TABLE_NAME)"),
+		Value:       s.UsageTable.Table.TableName(),
 	})
 	suppress(s, cfg)
 	if cfg.Console.On() {

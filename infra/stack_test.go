@@ -74,9 +74,38 @@ func withServe(yaml, keys string) string {
 	return strings.Replace(yaml, "  upstreamTimeoutSeconds: 200\n", "  upstreamTimeoutSeconds: 200"+keys, 1)
 }
 
+// limitsYAML sets every key of the limits section; the default and
+// container variants share it, so serve's environment is the same in
+// both modes.
+const limitsYAML = `
+limits:
+  defaultTokenLimits:
+    requestsPerMinute: 60
+    tokensPerDay: 1000000
+  groupTokenLimits:
+    lisa-api-users:
+      requestsPerMinute: 600
+      tokensPerMonth: 1e8
+      budgetPerMonth: 250.5
+    lisa-users: {}
+  global:
+    requestsPerMinute: 5000
+  modelPrices:
+    claude: {input: 3, output: 15}
+    mistral-7b: {input: 0.15, output: 0.6}
+`
+
+// limitsJSON are limitsYAML's values as the functions read them.
+var limitsJSON = map[string]string{
+	config.EnvDefaultTokenLimits: `{"requestsPerMinute":60,"tokensPerDay":1000000}`,
+	config.EnvGroupTokenLimits:   `{"lisa-api-users":{"requestsPerMinute":600,"tokensPerMonth":100000000,"budgetPerMonth":250.5},"lisa-users":{}}`,
+	config.EnvGlobalLimits:       `{"requestsPerMinute":5000}`,
+	config.EnvModelPrices:        `{"claude":{"input":3,"output":15},"mistral-7b":{"input":0.15,"output":0.6}}`,
+}
+
 var variants = map[string]string{
-	// A new VPC and ALB with HTTPS, everything created.
-	"default": baseYAML + `
+	// A new VPC and ALB with HTTPS, everything created; every limit set.
+	"default": baseYAML + limitsYAML + `
 apiTokens:
   defaultTokenDays: 30
   maxTokenDays: 180
@@ -117,13 +146,21 @@ console:
   enabled: false
 `,
 	// The serve function in the new VPC, next to a private plain-http
-	// upstream; every optional function setting set.
+	// upstream; every optional function setting set; a global limit
+	// only, usage tracking off, failing open, a short usage retention.
 	"private": withAuthority(strings.NewReplacer(
 		"  jwtGroupsProperty: realm_access.roles\n", "  jwtGroupsProperty: realm_access.roles\n  jwtUsernameProperty: sub\n",
 		"  upstreamUrl: https://litellm.example.com/\n", "  upstreamUrl: http://10.0.12.7:4000/v1\n  allowInsecureUpstream: true\n  modelPermissionsDefault: deny\n",
 	).Replace(withServe(baseYAML, "\n  vpc:\n    enabled: true\n")), auth0Authority) + `
 apiTokens:
   createCloudWatchRole: true
+limits:
+  global:
+    requestsPerDay: 100000
+  failOpen: true
+usage:
+  tracking: false
+  retentionDays: 30
 console:
   domainName: tokens.example.com
   certificateArn: ` + testConsoleCertARN + `
@@ -315,7 +352,7 @@ func TestTableIsBuiltFromSchema(t *testing.T) {
 			},
 		})
 	})
-	check(t, "token and audit tables", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
+	check(t, "token, audit and usage tables", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(3)) })
 	// Expired tokens stay listable; guard items must never expire.
 	if _, ok := props(s.resources("AWS::DynamoDB::Table")[s.logicalID(s.stack.Table.Table)])["TimeToLiveSpecification"]; ok {
 		t.Errorf("the token table must not have a TTL attribute")
@@ -634,17 +671,32 @@ func TestEnvironment(t *testing.T) {
 		config.EnvServeTimeoutSeconds: "200",
 		config.EnvModelPermissions:    `{"claude":["lisa-api-users","lisa-admins"],"mistral-7b":["lisa-users"]}`,
 	}
+	// Effective limits: the token functions that show or check them, and
+	// usage; serve reads everything about limits and usage.
+	policy := map[string]string{config.EnvDefaultTokenLimits: limitsJSON[config.EnvDefaultTokenLimits], config.EnvGroupTokenLimits: limitsJSON[config.EnvGroupTokenLimits]}
+	usageRef := jsonString(ref(s.logicalID(s.stack.UsageTable.Table)))
+	usageFn := withEnv(policy, map[string]string{config.EnvUsageTableName: usageRef})
+	serve = withEnv(withEnv(serve, limitsJSON), map[string]string{
+		config.EnvUsageTableName:     usageRef,
+		config.EnvUsageRetentionDays: "400",
+		config.EnvUsageTracking:      "true",
+		config.EnvLimitsFailOpen:     "false",
+	})
 	want := map[string]map[string]string{
-		routes.FnCreate:     withEnv(withEnv(tokenFn, cache), writer),
-		routes.FnList:       withEnv(tokenFn, cache),
-		routes.FnGet:        withEnv(tokenFn, cache),
+		routes.FnCreate:     withEnv(withEnv(withEnv(tokenFn, cache), writer), policy),
+		routes.FnList:       withEnv(withEnv(tokenFn, cache), policy),
+		routes.FnGet:        withEnv(withEnv(tokenFn, cache), policy),
 		routes.FnDelete:     withEnv(withEnv(tokenFn, cache), writer),
 		routes.FnSettings:   withEnv(withEnv(tokenFn, cache), writer),
-		routes.FnUpdate:     withEnv(withEnv(tokenFn, cache), writer),
+		routes.FnUpdate:     withEnv(withEnv(withEnv(tokenFn, cache), writer), policy),
 		routes.FnRotate:     withEnv(withEnv(tokenFn, cache), writer),
 		routes.FnEvents:     withEnv(withEnv(tokenFn, cache), reader),
+		routes.FnUsage:      withEnv(withEnv(tokenFn, cache), usageFn),
 		routes.FnAuthorizer: withEnv(withEnv(common, cache), lastUsed),
 		routes.FnServe:      withEnv(withEnv(withEnv(common, cache), serve), lastUsed),
+	}
+	if len(want) != len(functionNames) {
+		t.Errorf("the test covers %d functions, want all %d", len(want), len(functionNames))
 	}
 	for name, w := range want {
 		got := s.envOf(name)
@@ -1000,12 +1052,15 @@ func TestExistingVpcAndWAF(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	s := synth(t, "default")
-	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName", "AuditTableName", "ConsoleUrl"} {
+	for _, name := range []string{"ApiUrl", "AlbDnsName", "TableName", "AuditTableName", "UsageTableName", "ConsoleUrl"} {
 		check(t, "output "+name, func() { s.tmpl.HasOutput(jsii.String(name), assertions.Match_AnyValue()) })
 	}
-	if outs := s.json["Outputs"].(map[string]any); len(outs) != 5 {
-		t.Errorf("want exactly ApiUrl, AlbDnsName, TableName, AuditTableName and ConsoleUrl, got %v", jsonString(outs))
+	if outs := s.json["Outputs"].(map[string]any); len(outs) != 6 {
+		t.Errorf("want exactly ApiUrl, AlbDnsName, TableName, AuditTableName, UsageTableName and ConsoleUrl, got %v", jsonString(outs))
 	}
+	check(t, "usage table name output", func() {
+		s.tmpl.HasOutput(jsii.String("UsageTableName"), map[string]any{"Value": ref(s.logicalID(s.stack.UsageTable.Table))})
+	})
 	check(t, "audit table name output", func() {
 		s.tmpl.HasOutput(jsii.String("AuditTableName"), map[string]any{"Value": ref(s.logicalID(s.stack.AuditTable.Table))})
 	})
@@ -1056,6 +1111,7 @@ func TestNoWildcardGrants(t *testing.T) {
 		s := synth(t, v)
 		table := s.logicalID(s.stack.Table.Table)
 		audit := s.logicalID(s.stack.AuditTable.Table)
+		usage := s.logicalID(s.stack.UsageTable.Table)
 		for _, st := range s.statements() {
 			for _, a := range st.actions {
 				if a == "*" || strings.HasSuffix(a, ":*") {
@@ -1078,8 +1134,14 @@ func TestNoWildcardGrants(t *testing.T) {
 			if hasPrefix(st.actions, "dynamodb:") {
 				for _, r := range st.resources {
 					onAudit := same(r, arnOf(audit)) || isIndexARNOf(r, audit, schema.Audit)
-					if !same(r, arnOf(table)) && !isIndexARN(r, table) && !onAudit {
-						t.Errorf("%s/%s: DynamoDB grant on %s, want the token or audit table or their indexes", v, st.where, jsonString(r))
+					onUsage := same(r, arnOf(usage)) || isIndexARNOf(r, usage, schema.Usage)
+					if !same(r, arnOf(table)) && !isIndexARN(r, table) && !onAudit && !onUsage {
+						t.Errorf("%s/%s: DynamoDB grant on %s, want the token, audit or usage table or their indexes", v, st.where, jsonString(r))
+					}
+					// Usage items are added to (serve) and queried (serve
+					// and usage); nothing scans or deletes them (TTL does).
+					if onUsage && !slices.Equal(st.actions, serveUsageActions) && !slices.Equal(st.actions, usageReadActions) {
+						t.Errorf("%s/%s: grants %v on the usage table %s, want %v or %v only", v, st.where, st.actions, jsonString(r), serveUsageActions, usageReadActions)
 					}
 					// Audit items are written once, in the change's
 					// transaction, and read by Query; nothing scans,
@@ -1212,7 +1274,7 @@ func TestRolesAreLeastPrivilege(t *testing.T) {
 		}
 	}
 
-	for _, name := range []string{routes.FnAuthorizer, routes.FnServe, routes.FnEvents} {
+	for _, name := range []string{routes.FnAuthorizer, routes.FnServe, routes.FnEvents, routes.FnUsage} {
 		if s.roleOf(name) == tokenRole {
 			t.Errorf("%s must not share ApiTokensApiRole", name)
 		}
@@ -1221,6 +1283,7 @@ func TestRolesAreLeastPrivilege(t *testing.T) {
 		want := map[string][]string{tableARN: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
 		if name == routes.FnServe {
 			want[jsonString(testSecretARN)] = []string{"secretsmanager:GetSecretValue"}
+			want[jsonString(arnOf(s.logicalID(s.stack.UsageTable.Table)))] = serveUsageActions
 		}
 		if g := s.grantsOf(s.roleOf(name)); !same(g, want) {
 			t.Errorf("%s role grants %v, want %v", name, g, want)
@@ -1290,6 +1353,7 @@ func TestLastUsedGrantIsConditioned(t *testing.T) {
 	for _, v := range variantNames() {
 		s := synth(t, v)
 		table := s.logicalID(s.stack.Table.Table)
+		usage := s.logicalID(s.stack.UsageTable.Table)
 		roles := map[string]string{routes.FnAuthorizer: s.roleOf(routes.FnAuthorizer)}
 		if svc := s.stack.ServeService; svc != nil {
 			roles["serve task"] = s.logicalID(svc.TaskRole)
@@ -1300,7 +1364,8 @@ func TestLastUsedGrantIsConditioned(t *testing.T) {
 		for who, role := range roles {
 			n := 0
 			for _, st := range s.statementsOf(role) {
-				if !slices.Contains(st.actions, "dynamodb:UpdateItem") {
+				// The usage table's counters (TestServeUsageGrants).
+				if !slices.Contains(st.actions, "dynamodb:UpdateItem") || same(st.resources, []any{arnOf(usage)}) {
 					continue
 				}
 				n++

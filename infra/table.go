@@ -35,6 +35,13 @@ func newAuditTable(scope constructs.Construct, cfg *Config) dynamoTable {
 	return newTable(scope, "AuditTable", schema.AuditTableName(cfg.DeploymentName), schema.Audit, cfg)
 }
 
+// newUsageTable builds the usage table from schema.Usage: per token and
+// UTC day, the request counters rate limits check and what the token
+// used, expiring schema.Usage.TTL (usage.retentionDays after the day).
+func newUsageTable(scope constructs.Construct, cfg *Config) dynamoTable {
+	return newTable(scope, "UsageTable", schema.UsageTableName(cfg.DeploymentName), schema.Usage, cfg)
+}
+
 // newTable builds one table from its schema definition. Every table of the
 // system is alike in what is not schema: on-demand, point-in-time
 // recovery, the AWS managed key, and the deployment's removal policy.

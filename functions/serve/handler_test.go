@@ -54,7 +54,7 @@ func TestFixtureEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandler(cfg, fixtureAuth, upstreamKeyValue, slog.New(slog.DiscardHandler))
+	h, err := newHandler(cfg, fixtureAuth, upstreamKeyValue, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +136,10 @@ func first(vs []string) string {
 
 func TestNewHandlerRefusesBadConfiguration(t *testing.T) {
 	tests := map[string]map[string]string{
-		"no upstream":               {},
-		"invalid MODEL_PERMISSIONS": {config.EnvServeUpstreamURL: "http://up/v1", config.EnvModelPermissions: `{"m": "g"}`},
+		"no upstream":                         {},
+		"invalid MODEL_PERMISSIONS":           {config.EnvServeUpstreamURL: "http://up/v1", config.EnvModelPermissions: `{"m": "g"}`},
+		"limits without a usage store":        {config.EnvServeUpstreamURL: "http://up/v1", config.EnvDefaultTokenLimits: `{"requestsPerMinute": 5}`},
+		"global limits without a usage store": {config.EnvServeUpstreamURL: "http://up/v1", config.EnvGlobalLimits: `{"requestsPerDay": 5}`},
 	}
 	for name, env := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -145,7 +147,7 @@ func TestNewHandlerRefusesBadConfiguration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := newHandler(cfg, fixtureAuth, "", slog.New(slog.DiscardHandler)); err == nil {
+			if _, err := newHandler(cfg, fixtureAuth, "", nil, slog.New(slog.DiscardHandler)); err == nil {
 				t.Fatal("want an error")
 			}
 		})

@@ -5,7 +5,7 @@
 // (AWS_LAMBDA_RUNTIME_API is set), answers buffered within the ALB's 1 MB
 // limits; otherwise as an HTTP server on PORT (a container), streaming
 // answers as they arrive. It only wires: configuration, authenticator,
-// upstream key, handler, and the server or the Lambda runtime.
+// upstream key, usage store, handler, and the server or the Lambda runtime.
 package main
 
 import (
@@ -29,15 +29,19 @@ func main() {
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: upstream key", err)
 	}
+	store, err := openUsage(ctx, cfg)
+	if err != nil {
+		wire.Fatal(logger, "serve: startup failed: usage store", err)
+	}
 	if os.Getenv(envLambdaRuntimeAPI) != "" {
-		h, err := newHandler(cfg, authn, key, logger)
+		h, err := newHandler(cfg, authn, key, store, logger)
 		if err != nil {
 			wire.Fatal(logger, "serve: startup failed: handler", err)
 		}
 		lambda.Start(h)
 		return
 	}
-	srv, err := newServer(cfg, authn, key, logger)
+	srv, err := newServer(cfg, authn, key, store, logger)
 	if err != nil {
 		wire.Fatal(logger, "serve: startup failed: handler", err)
 	}

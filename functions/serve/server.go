@@ -14,6 +14,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/auth"
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/serve"
+	"github.com/llmgw/apitokens/pkg/usage"
 )
 
 // HealthPath answers 200 while the container serves and 503 once it
@@ -25,6 +26,7 @@ const HealthPath = "/healthz"
 // server with a health path and a graceful shutdown.
 type server struct {
 	http     *http.Server
+	handler  *serve.Handler
 	addr     string
 	drain    time.Duration
 	logger   *slog.Logger
@@ -34,12 +36,12 @@ type server struct {
 // newServer builds the container's server from cfg: the serve handler
 // with streaming on, whatever SERVE_MODE says (a server that buffered
 // would only add the Lambda's limits without its reasons).
-func newServer(cfg config.Config, authn auth.Authenticator, upstreamKey string, logger *slog.Logger) (*server, error) {
-	h, err := serveHandler(cfg, authn, upstreamKey, logger, func(sc *serve.Config) { sc.Stream = true })
+func newServer(cfg config.Config, authn auth.Authenticator, upstreamKey string, store usage.Store, logger *slog.Logger) (*server, error) {
+	h, err := serveHandler(cfg, authn, upstreamKey, store, logger, func(sc *serve.Config) { sc.Stream = true })
 	if err != nil {
 		return nil, err
 	}
-	s := &server{addr: ":" + strconv.Itoa(cfg.Port), drain: cfg.ServeDrain, logger: logger}
+	s := &server{addr: ":" + strconv.Itoa(cfg.Port), drain: cfg.ServeDrain, logger: logger, handler: h}
 	mux := http.NewServeMux()
 	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -93,6 +95,11 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	// The usage of the calls that finished is written beside their
+	// answers: wait for it within what is left of the drain time.
+	if err := s.handler.WaitRecords(dctx); err != nil {
+		s.logger.Warn("serve: drain time over, usage of finished calls may be unrecorded", slog.String("error", err.Error()))
 	}
 	s.logger.Info("serve: stopped")
 	return nil

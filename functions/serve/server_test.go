@@ -30,7 +30,7 @@ func startServer(t *testing.T, drain string, up http.HandlerFunc) (base string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(cfg, fixtureAuth, upstreamKeyValue, slog.New(slog.DiscardHandler))
+	srv, err := newServer(cfg, fixtureAuth, upstreamKeyValue, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

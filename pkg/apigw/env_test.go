@@ -57,13 +57,20 @@ type env struct {
 
 func newEnv(t *testing.T, st store.Store, mutate ...func(*tokensvc.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, st, nil, mutate...)
+}
+
+// newEnvWith is newEnv with more service options (such as a usage store).
+func newEnvWith(t *testing.T, st store.Store, opts []tokensvc.Option, mutate ...func(*tokensvc.Config)) *env {
+	t.Helper()
 	cfg := tokensvc.Config{Groups: groups, DefaultTokenDays: 90, MaxTokenDays: 365, AllowUserManaged: true}
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	e := &env{t: t, st: st, now: time.Unix(1_800_000_000, 0), logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := tokensvc.New(st, cfg, tokensvc.WithClock(func() time.Time { return e.now }), tokensvc.WithLogger(logger))
+	opts = append([]tokensvc.Option{tokensvc.WithClock(func() time.Time { return e.now }), tokensvc.WithLogger(logger)}, opts...)
+	svc := tokensvc.New(st, cfg, opts...)
 	e.fns = map[string]func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error){}
 	clock := func() time.Time { return e.now }
 	e.authn = auth.NewCore(auth.Options{Tokens: st, Groups: groups, FreshTokens: true, Now: clock, Logger: logger})

@@ -2,6 +2,8 @@ package apigw
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
+	"github.com/llmgw/apitokens/pkg/usage"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
@@ -19,7 +22,7 @@ import (
 // fails. It is all a token function's main does besides lambda.Start.
 func Function(name string) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	logger := wire.Logger(os.Getenv).With(slog.String("function", name))
-	svc, fresh, err := build(context.Background(), os.Getenv, logger, usesAudit[name])
+	svc, fresh, err := build(context.Background(), os.Getenv, logger, name)
 	if err != nil {
 		wire.Fatal(logger, name+": startup failed", err)
 	}
@@ -43,7 +46,23 @@ var usesAudit = map[string]bool{
 	routes.FnUpdate: true, routes.FnRotate: true, routes.FnEvents: true,
 }
 
-func build(ctx context.Context, getenv func(string) string, logger *slog.Logger, audit bool) (*tokensvc.Service, auth.Authenticator, error) {
+// usesUsage names the token functions that read the usage table. They
+// refuse to start without USAGE_TABLE_NAME: every call would fail.
+var usesUsage = map[string]bool{routes.FnUsage: true}
+
+// newUsageStore opens the usage table of cfg (cfg.UsageTableName).
+func newUsageStore(ctx context.Context, cfg config.Config) (usage.Store, error) {
+	us, err := wire.Usage(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if us == nil { // no table named: callers require one first
+		return nil, errors.New(config.EnvUsageTableName + " must be set")
+	}
+	return us, nil
+}
+
+func build(ctx context.Context, getenv func(string) string, logger *slog.Logger, name string) (*tokensvc.Service, auth.Authenticator, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, nil, err
@@ -51,16 +70,27 @@ func build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	if err := cfg.Require(config.EnvAdminGroup); err != nil {
 		return nil, nil, err
 	}
-	if audit {
+	if usesAudit[name] {
 		if err := cfg.Require(config.EnvAuditTableName); err != nil {
 			return nil, nil, err
 		}
+	}
+	opts := []tokensvc.Option{tokensvc.WithLogger(logger)}
+	if usesUsage[name] {
+		if cfg.UsageTableName == "" {
+			return nil, nil, fmt.Errorf("%s is required: the usage function reads the usage table", config.EnvUsageTableName)
+		}
+		us, err := newUsageStore(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("usage store (%s=%s): %w", config.EnvUsageTableName, cfg.UsageTableName, err)
+		}
+		opts = append(opts, tokensvc.WithUsage(us))
 	}
 	st, err := wire.Store(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	return tokensvc.New(st, ServiceConfig(cfg), tokensvc.WithLogger(logger)), wire.FreshCore(cfg, st, logger), nil
+	return tokensvc.New(st, ServiceConfig(cfg), opts...), wire.FreshCore(cfg, st, logger), nil
 }
 
 // ServiceConfig extracts the token service rules from cfg.
@@ -72,5 +102,6 @@ func ServiceConfig(cfg config.Config) tokensvc.Config {
 		AllowUserManaged: cfg.AllowUserManaged,
 		SettingsTTL:      cfg.TokenCacheTTL,
 		TokenFormat:      cfg.TokenFormat,
+		Limits:           cfg.Limits,
 	}
 }

@@ -33,3 +33,9 @@ func TestTokenCallersDynamoDB(t *testing.T) { runTokenCallers(t, dynamoBackend) 
 
 func TestLifecycleMemory(t *testing.T)   { runLifecycle(t, memoryBackend) }
 func TestLifecycleDynamoDB(t *testing.T) { runLifecycle(t, dynamoBackend) }
+
+func TestUsageMemory(t *testing.T)   { runUsage(t, memoryBackend) }
+func TestUsageDynamoDB(t *testing.T) { runUsage(t, dynamoBackend) }
+
+func TestLimitsMemory(t *testing.T)   { runLimits(t, memoryBackend) }
+func TestLimitsDynamoDB(t *testing.T) { runLimits(t, dynamoBackend) }

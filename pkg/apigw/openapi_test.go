@@ -23,10 +23,12 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/apigw"
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/routes"
 	"github.com/llmgw/apitokens/pkg/store"
 	"github.com/llmgw/apitokens/pkg/store/memstore"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
+	"github.com/llmgw/apitokens/pkg/usage"
 )
 
 // The tests in this file keep pkg/apigw/openapi.yaml true. Besides the
@@ -140,7 +142,7 @@ func validate(t testing.TB, schema obj, v any, at string) []string {
 	for k := range schema {
 		switch k {
 		case "type", "properties", "required", "additionalProperties", "items", "maxItems", "enum",
-			"pattern", "minLength", "maxLength", "minimum", "maximum", "anyOf", "not", "format":
+			"pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "anyOf", "not", "format":
 		default:
 			if !annotations[k] {
 				fail("the validator does not implement keyword %q", k)
@@ -151,7 +153,7 @@ func validate(t testing.TB, schema obj, v any, at string) []string {
 		return errs
 	}
 	typ := schema["type"]
-	if typ == nil {
+	if typ == nil && schema["anyOf"] == nil {
 		// Untyped (as under "not"): the keywords apply to the kind v has.
 		switch v.(type) {
 		case obj:
@@ -225,15 +227,34 @@ func validate(t testing.TB, schema obj, v any, at string) []string {
 			fail("%v is not an integer", v)
 			return errs
 		}
-		if min, ok := schema["minimum"].(int); ok && f < float64(min) {
-			fail("%v is below %d", f, min)
+		if min, ok := number(schema["minimum"]); ok && f < min {
+			fail("%v is below %v", f, min)
 		}
-		if max, ok := schema["maximum"].(int); ok && f > float64(max) {
-			fail("%v is above %d", f, max)
+		if max, ok := number(schema["maximum"]); ok && f > max {
+			fail("%v is above %v", f, max)
+		}
+	case "number":
+		f, ok := v.(float64)
+		if !ok {
+			fail("%v is not a number", v)
+			return errs
+		}
+		if min, ok := number(schema["minimum"]); ok && f < min {
+			fail("%v is below %v", f, min)
+		}
+		if min, ok := number(schema["exclusiveMinimum"]); ok && f <= min {
+			fail("%v is not above %v", f, min)
+		}
+		if max, ok := number(schema["maximum"]); ok && f > max {
+			fail("%v is above %v", f, max)
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
 			fail("%v is not a boolean", v)
+		}
+	case "null":
+		if v != nil {
+			fail("%v is not null", v)
 		}
 	default:
 		fail("the validator does not implement type %v", typ)
@@ -259,6 +280,17 @@ func validate(t testing.TB, schema obj, v any, at string) []string {
 		fail("%v matches a schema it must not match (not: %v)", v, not)
 	}
 	return errs
+}
+
+// number is a numeric keyword's value as YAML decoded it.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
 }
 
 func list(v any) []string {
@@ -391,6 +423,10 @@ func jsonFields(typ reflect.Type) []jsonField {
 		if k == reflect.Pointer {
 			k = f.Type.Elem().Kind()
 		}
+		if f.Type == reflect.TypeFor[json.RawMessage]() {
+			// Kept raw to tell null from absent: an object (or null) in JSON.
+			k = reflect.Struct
+		}
 		out = append(out, jsonField{name: name, required: !strings.Contains(opts, "omitempty"), kind: k})
 	}
 	return out
@@ -398,7 +434,7 @@ func jsonFields(typ reflect.Type) []jsonField {
 
 var schemaType = map[reflect.Kind]string{
 	reflect.String: "string", reflect.Int64: "integer", reflect.Int: "integer", reflect.Bool: "boolean",
-	reflect.Slice: "array", reflect.Struct: "object",
+	reflect.Slice: "array", reflect.Struct: "object", reflect.Float64: "number",
 }
 
 // TestOpenAPISchemasMatchTheTypes: each schema has exactly the JSON fields
@@ -407,21 +443,28 @@ var schemaType = map[reflect.Kind]string{
 func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 	d := document(t)
 	for name, typ := range map[string]reflect.Type{
-		"CreateRequest":   reflect.TypeFor[tokensvc.CreateRequest](),
-		"Created":         reflect.TypeFor[tokensvc.Created](),
-		"View":            reflect.TypeFor[tokensvc.View](),
-		"ListResult":      reflect.TypeFor[tokensvc.ListResult](),
-		"Deleted":         reflect.TypeFor[tokensvc.Deleted](),
-		"SettingsRequest": reflect.TypeFor[tokensvc.SettingsRequest](),
-		"Settings":        reflect.TypeFor[tokensvc.SettingsView](),
-		"Error":           reflect.TypeFor[apigw.ErrorBody](),
-		"PatchRequest":    reflect.TypeFor[tokensvc.PatchRequest](),
-		"RotateRequest":   reflect.TypeFor[tokensvc.RotateRequest](),
-		"Rotated":         reflect.TypeFor[tokensvc.Rotated](),
-		"Revoked":         reflect.TypeFor[tokensvc.Revoked](),
-		"EventList":       reflect.TypeFor[tokensvc.EventList](),
-		"Event":           reflect.TypeFor[tokensvc.EventView](),
-		"Change":          reflect.TypeFor[tokensvc.ChangeView](),
+		"CreateRequest":    reflect.TypeFor[tokensvc.CreateRequest](),
+		"Created":          reflect.TypeFor[tokensvc.Created](),
+		"View":             reflect.TypeFor[tokensvc.View](),
+		"ListResult":       reflect.TypeFor[tokensvc.ListResult](),
+		"Deleted":          reflect.TypeFor[tokensvc.Deleted](),
+		"SettingsRequest":  reflect.TypeFor[tokensvc.SettingsRequest](),
+		"Settings":         reflect.TypeFor[tokensvc.SettingsView](),
+		"Error":            reflect.TypeFor[apigw.ErrorBody](),
+		"PatchRequest":     reflect.TypeFor[tokensvc.PatchRequest](),
+		"RotateRequest":    reflect.TypeFor[tokensvc.RotateRequest](),
+		"Rotated":          reflect.TypeFor[tokensvc.Rotated](),
+		"Revoked":          reflect.TypeFor[tokensvc.Revoked](),
+		"EventList":        reflect.TypeFor[tokensvc.EventList](),
+		"Event":            reflect.TypeFor[tokensvc.EventView](),
+		"Change":           reflect.TypeFor[tokensvc.ChangeView](),
+		"Limits":           reflect.TypeFor[limits.Limits](),
+		"UsageTotals":      reflect.TypeFor[tokensvc.UsageTotals](),
+		"DayUsage":         reflect.TypeFor[tokensvc.DayUsage](),
+		"TokenUsage":       reflect.TypeFor[tokensvc.TokenUsage](),
+		"UserUsage":        reflect.TypeFor[tokensvc.UserUsage](),
+		"TokenUsageTotals": reflect.TypeFor[tokensvc.TokenUsageTotals](),
+		"UsageReport":      reflect.TypeFor[tokensvc.UsageReport](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := child(d, "components", "schemas", name)
@@ -443,6 +486,10 @@ func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 					wantReq = append(wantReq, f.name)
 				}
 				ps := deref(t, d, child(props, f.name))
+				if alts, ok := ps["anyOf"].([]any); ok && ps["type"] == nil {
+					// A nullable property: its first alternative is the value.
+					ps = deref(t, d, alts[0].(obj))
+				}
 				if ps != nil && ps["type"] != schemaType[f.kind] {
 					t.Errorf("%s.%s: type %v in the document, Go kind %s", name, f.name, ps["type"], f.kind)
 				}
@@ -493,6 +540,9 @@ func TestOpenAPILimits(t *testing.T) {
 		"limit minimum":       {child(listParams["query/limit"], "schema")["minimum"], 1},
 		"limit default":       {child(listParams["query/limit"], "schema")["default"], tokensvc.DefaultLimit},
 		"token pattern":       {child(d, "components", "schemas", "Created", "properties", "token")["pattern"], "^[0-9a-f]{128}$"},
+		"limit count minimum": {child(d, "components", "schemas", "LimitCount")["minimum"], 1},
+		"limit count maximum": {int64(child(d, "components", "schemas", "LimitCount")["maximum"].(int)), limits.MaxCount},
+		"budget maximum":      {float64(child(d, "components", "schemas", "Limits", "properties", "budgetPerMonth")["maximum"].(int)), limits.MaxBudget},
 		"16 KiB in the prose": {strings.Contains(fmt.Sprint(child(d, "info")["description"]), strconv.Itoa(apigw.MaxBodyBytes)), true},
 	} {
 		if c.got != c.want {
@@ -579,7 +629,8 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	legacyID := "legacy-0123456789abcdef"
 
 	// Success and every refusal class, on a working store.
-	e := newEnv(t, memstore.New())
+	used := &fakeUsage{}
+	e := newEnvWith(t, memstore.New(), []tokensvc.Option{tokensvc.WithUsage(used)})
 	run := func(e *env, who auth.Principal, method, path, body string, want int) resp {
 		t.Helper()
 		r := e.do(who, method, path, body)
@@ -639,6 +690,18 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	run(e, admin, "GET", "/api-token-events?from=x", "", 400)
 	run(e, alice, "GET", "/api-token-events", "", 403)
 	run(e, admin, "GET", "/api-token-events", big, 413)
+	used.seed(usage.Row{TokenUUID: id, Username: "alice", Day: "2027-01-15", Requests: 2, PromptTokens: 7, CompletionTokens: 3, CostNanos: 1_250_000})
+	run(e, alice, "GET", "/api-tokens/"+id+"/usage?from=2027-01-01&to=2027-01-15", "", 200)
+	run(e, alice, "GET", "/api-tokens/"+id+"/usage?from=2027-01-16&to=2027-01-15", "", 400)
+	run(e, bob, "GET", "/api-tokens/"+id+"/usage", "", 404)
+	run(e, alice, "GET", "/api-tokens/"+id+"/usage", big, 413)
+	run(e, admin, "GET", "/api-token-usage?username=alice&from=2027-01-01&to=2027-01-31", "", 200)
+	run(e, admin, "GET", "/api-token-usage?from=2020-01-01", "", 400)
+	run(e, alice, "GET", "/api-token-usage", "", 403)
+	run(e, admin, "GET", "/api-token-usage", big, 413)
+	run(e, admin, "PATCH", "/api-tokens/"+id, `{"limits":{"requestsPerMinute":60,"budgetPerMonth":2.5}}`, 200)
+	run(e, alice, "PATCH", "/api-tokens/"+id, `{"limits":{"requestsPerMinute":0}}`, 400)
+	run(e, alice, "PATCH", "/api-tokens/"+id, `{"limits":{"rpm":1}}`, 422)
 	run(e, admin, "DELETE", "/api-tokens/?username=nobody", "", 200)
 	run(e, admin, "DELETE", "/api-tokens/", "", 400)
 	run(e, alice, "DELETE", "/api-tokens/?username=bob", "", 403)
@@ -674,6 +737,8 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	stale("GET", "/api-tokens/"+id+"/events", "")
 	stale("GET", "/api-token-events", "")
 	stale("DELETE", "/api-tokens/?username=alice", "")
+	stale("GET", "/api-tokens/"+id+"/usage", "")
+	stale("GET", "/api-token-usage", "")
 
 	// 503: the token store cannot be reached.
 	down := newEnv(t, downStore{})
@@ -689,6 +754,9 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	run(down, alice, "GET", "/api-tokens/"+id+"/events", "", 503)
 	run(down, admin, "GET", "/api-token-events", "", 503)
 	run(down, admin, "DELETE", "/api-tokens/?username=alice", "", 503)
+	usageDown := newEnvWith(t, memstore.New(), []tokensvc.Option{tokensvc.WithUsage(&fakeUsage{err: errDown})})
+	run(usageDown, alice, "GET", "/api-tokens/"+id+"/usage", "", 503)
+	run(usageDown, admin, "GET", "/api-token-usage", "", 503)
 
 	// 500: an internal error (here: token functions built without the
 	// authenticator that decides API-token calls afresh).
@@ -702,7 +770,8 @@ func TestOpenAPIStatusesAreTheHandlers(t *testing.T) {
 	bobTok := broken.as(c.str("token"))
 	for _, mp := range [][2]string{{"POST", "/api-tokens/"}, {"POST", "/api-tokens/bob"}, {"GET", "/api-tokens/"}, {"GET", "/api-tokens/" + id}, {"DELETE", "/api-tokens/" + id}, {"GET", "/settings"}, {"PUT", "/settings"},
 		{"PATCH", "/api-tokens/" + id}, {"POST", "/api-tokens/" + id + "/rotate"}, {"GET", "/api-tokens/" + id + "/events"},
-		{"GET", "/api-token-events"}, {"DELETE", "/api-tokens/?username=alice"}} {
+		{"GET", "/api-token-events"}, {"DELETE", "/api-tokens/?username=alice"},
+		{"GET", "/api-tokens/" + id + "/usage"}, {"GET", "/api-token-usage"}} {
 		r := broken.withStaleDecision(bobTok, c.str("token"), mp[0], mp[1], `{"name":"x"}`)
 		broken.want(r, 500, "")
 		note(mp[0], mp[1], r.status)

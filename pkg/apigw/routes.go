@@ -99,6 +99,20 @@ func Events(svc *tokensvc.Service) Handler {
 	}
 }
 
+// Usage serves GET /api-tokens/{tokenUUID}/usage (one token's usage per
+// day) and GET /api-token-usage (admins: per user and per token).
+func Usage(svc *tokensvc.Service) Handler {
+	return func(ctx context.Context, r Request) (Response, error) {
+		req := tokensvc.UsageRequest{Username: r.Query["username"], From: r.Query["from"], To: r.Query["to"]}
+		if r.PathID != "" {
+			out, err := svc.TokenUsage(ctx, r.Principal, r.PathID, req)
+			return Response{Status: http.StatusOK, Body: out}, err
+		}
+		out, err := svc.UsageReport(ctx, r.Principal, req)
+		return Response{Status: http.StatusOK, Body: out}, err
+	}
+}
+
 // Settings serves GET /settings (any authenticated caller) and PUT
 // /settings (admins) by the request's method.
 func Settings(svc *tokensvc.Service) Handler {
@@ -131,5 +145,6 @@ func Handlers(svc *tokensvc.Service) map[string]Handler {
 		routes.FnUpdate:   Update(svc),
 		routes.FnRotate:   Rotate(svc),
 		routes.FnEvents:   Events(svc),
+		routes.FnUsage:    Usage(svc),
 	}
 }

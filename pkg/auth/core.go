@@ -333,7 +333,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 		e = entry{err: errDisabled}
 	default:
 		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID,
-			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem}
+			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem, Limits: t.Limits}
 		if p.Groups == nil {
 			p.Groups = []string{}
 		}
@@ -360,6 +360,7 @@ func (c *Core) decide(e entry, now time.Time) (Principal, error) {
 	}
 	p := e.principal
 	p.Groups = slices.Clone(p.Groups)
+	p.Limits = p.Limits.Clone()
 	return p, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/llmgw/apitokens/pkg/limits"
 )
 
 // AuthType says how a principal authenticated.
@@ -30,6 +32,10 @@ type Principal struct {
 	ExpiresAt int64
 	// IsSystemToken is set when the credential is a system token.
 	IsSystemToken bool
+	// Limits are the API token's own limits (nil: none of its own); the
+	// serve path resolves them with the deployment's defaults. Not part of
+	// the authorizer context.
+	Limits *limits.Limits
 }
 
 // Groups names the groups that carry meaning for authorization.

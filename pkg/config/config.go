@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/secret"
 )
 
@@ -144,6 +145,19 @@ type Config struct {
 	// and which tokens authenticate: secret.Hex, or with TOKEN_FORMAT
 	// prefixed, TOKEN_PREFIX's prefixed tokens beside hex ones.
 	TokenFormat secret.Format
+
+	// Limits are DEFAULT_TOKEN_LIMITS, GROUP_TOKEN_LIMITS and
+	// GLOBAL_LIMITS; Prices MODEL_PRICES.
+	Limits limits.Policy
+	Prices limits.Prices
+	// LimitsFailOpen lets serve calls through (logged) when the usage
+	// table cannot be reached; by default they are refused (503).
+	LimitsFailOpen bool
+	// UsageTracking records every serve call's usage per token and day
+	// (USAGE_TRACKING, default true).
+	UsageTracking  bool
+	UsageTableName string
+	UsageRetention time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -257,7 +271,65 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.AllowUserManaged = b
 	}
+	if err := loadLimits(getenv, &c); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// Limits, usage and budgets.
+const (
+	EnvDefaultTokenLimits = "DEFAULT_TOKEN_LIMITS" // JSON limits.Limits
+	EnvGroupTokenLimits   = "GROUP_TOKEN_LIMITS"   // JSON: group -> limits.Limits
+	EnvGlobalLimits       = "GLOBAL_LIMITS"        // JSON limits.Global
+	EnvModelPrices        = "MODEL_PRICES"         // JSON: model -> limits.Price
+	EnvLimitsFailOpen     = "LIMITS_FAIL_OPEN"
+	EnvUsageTracking      = "USAGE_TRACKING"
+	EnvUsageTableName     = "USAGE_TABLE_NAME"
+	EnvUsageRetentionDays = "USAGE_RETENTION_DAYS"
+
+	// DefaultUsageRetentionDays keeps usage rows a little over a year, so
+	// that this month last year can still be compared.
+	DefaultUsageRetentionDays = 400
+	MaxUsageRetentionDays     = 3650
+)
+
+// loadLimits reads the limits, usage and budget settings into c.
+func loadLimits(getenv func(string) string, c *Config) error {
+	var err error
+	if c.Limits.Default, err = limits.Parse(EnvDefaultTokenLimits, []byte(getenv(EnvDefaultTokenLimits))); err != nil {
+		return err
+	}
+	if c.Limits.Groups, err = limits.ParseGroups(EnvGroupTokenLimits, []byte(getenv(EnvGroupTokenLimits))); err != nil {
+		return err
+	}
+	if c.Limits.Global, err = limits.ParseGlobal(EnvGlobalLimits, []byte(getenv(EnvGlobalLimits))); err != nil {
+		return err
+	}
+	if c.Prices, err = limits.ParsePrices(EnvModelPrices, []byte(getenv(EnvModelPrices))); err != nil {
+		return err
+	}
+	c.UsageTracking = true
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{EnvLimitsFailOpen, &c.LimitsFailOpen}, {EnvUsageTracking, &c.UsageTracking}} {
+		if v := strings.TrimSpace(getenv(b.name)); v != "" {
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("%s: %q is not a boolean", b.name, v)
+			}
+		}
+	}
+	c.UsageTableName = strings.TrimSpace(getenv(EnvUsageTableName))
+	days, err := intVar(getenv, EnvUsageRetentionDays, DefaultUsageRetentionDays, 1)
+	if err != nil {
+		return err
+	}
+	if days > MaxUsageRetentionDays {
+		return fmt.Errorf("%s: %d is more than %d days (ten years)", EnvUsageRetentionDays, days, MaxUsageRetentionDays)
+	}
+	c.UsageRetention = time.Duration(days) * 24 * time.Hour
+	return nil
 }
 
 // Require reports the first of names whose value in c is empty.

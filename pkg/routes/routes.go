@@ -17,6 +17,7 @@ const (
 	FnUpdate     = "update"
 	FnRotate     = "rotate"
 	FnEvents     = "events"
+	FnUsage      = "usage"
 	FnServe      = "serve"
 	FnAuthorizer = "authorizer"
 )
@@ -45,6 +46,8 @@ var APITokens = []Route{
 	{Method: "POST", Resource: "/api-tokens/{id}/rotate", Function: FnRotate},
 	{Method: "GET", Resource: "/api-tokens/{id}/events", Function: FnEvents},
 	{Method: "GET", Resource: "/api-token-events", Function: FnEvents},
+	{Method: "GET", Resource: "/api-tokens/{id}/usage", Function: FnUsage},
+	{Method: "GET", Resource: "/api-token-usage", Function: FnUsage},
 	{Method: "GET", Resource: "/settings", Function: FnSettings},
 	{Method: "PUT", Resource: "/settings", Function: FnSettings},
 }

@@ -34,6 +34,7 @@ const (
 	AttrLastUsedAt      = "lastUsedAt"      // N, Unix seconds: last authenticated call (coarse)
 	AttrRotatedFrom     = "rotatedFrom"     // S: the tokenUUID this token replaced
 	AttrRotatedTo       = "rotatedTo"       // S: the tokenUUID that replaced this token
+	AttrLimits          = "limits"          // S: the token's own limits, JSON (limits.Limits); absent = none
 	// AttrGuardFor is set only on per-user guard items; it names the
 	// tokenUUID that holds the user's single non-system token slot.
 	AttrGuardFor = "guardFor"
@@ -185,4 +186,55 @@ var Audit = Table{
 		{Name: IndexEventMonth, PartitionKey: AttrEventMonth, SortKey: AttrEventKey},
 	},
 	TTL: AttrEventExpiresAt,
+}
+
+// UsageTableSuffix is appended to the deployment name to form the usage
+// table's name: per token and day, the request counters of rate limits and
+// what the token used.
+const UsageTableSuffix = "-LISAApiTokenUsageTable"
+
+// UsageTableName returns the usage table name for a deployment, for
+// example "lisa-LISAApiTokenUsageTable".
+func UsageTableName(deploymentName string) string { return deploymentName + UsageTableSuffix }
+
+// Attribute names of usage items (see usage.Row). Counters are numbers
+// (N) added to atomically.
+const (
+	// AttrUsageKey is the partition key: the tokenUUID, or usage.GlobalKey
+	// for the counters of GLOBAL_LIMITS.
+	AttrUsageKey = "tokenUUID"
+	// AttrUsageDay is the sort key: the UTC day, "2006-01-02".
+	AttrUsageDay      = "day"
+	AttrUsageUsername = "username" // the token's owner (absent on the global item)
+	AttrUsageMonth    = "month"    // "2006-01": month-index's partition key
+	AttrUsageRequests = "requests" // requests that day (all of them, limited or not)
+	AttrUsageErrors   = "errors"
+	AttrUsagePrompt   = "promptTokens"
+	AttrUsageOutput   = "completionTokens"
+	AttrUsageTokens   = "tokens"    // prompt + completion, what tokensPerDay is checked against
+	AttrUsageCost     = "costNanos" // billionths of the budget's unit
+	// AttrUsageHourPrefix and AttrUsageMinutePrefix name the day's
+	// request counters per hour ("h15") and minute ("m1504"); the write
+	// that adds to the current minute removes the few before it.
+	AttrUsageHourPrefix   = "h"
+	AttrUsageMinutePrefix = "m"
+	// AttrUsageExpiresAt is the TTL attribute (N, Unix seconds).
+	AttrUsageExpiresAt = "expiresAt"
+)
+
+// Usage table index names.
+const (
+	IndexUsageUsername = "username-index" // username, day: one user's tokens
+	IndexUsageMonth    = "month-index"    // month, day: every token in a month
+)
+
+// Usage is the usage table definition.
+var Usage = Table{
+	PartitionKey: AttrUsageKey,
+	SortKey:      AttrUsageDay,
+	Indexes: []Index{
+		{Name: IndexUsageUsername, PartitionKey: AttrUsageUsername, SortKey: AttrUsageDay},
+		{Name: IndexUsageMonth, PartitionKey: AttrUsageMonth, SortKey: AttrUsageDay},
+	},
+	TTL: AttrUsageExpiresAt,
 }

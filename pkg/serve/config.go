@@ -17,6 +17,8 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/albevent"
 	"github.com/llmgw/apitokens/pkg/config"
+	"github.com/llmgw/apitokens/pkg/limits"
+	"github.com/llmgw/apitokens/pkg/usage"
 )
 
 // Defaults for the zero values of Config.
@@ -83,13 +85,36 @@ type Config struct {
 	// RequestID names a request in logs and in the X-Request-Id answer
 	// header (main passes the Lambda request id); random if nil or empty.
 	RequestID func(*http.Request) string
+
+	// Usage counts calls for limits and usage rows; nil meters nothing.
+	// A call to which a limit applies (the token's effective limits, or
+	// GLOBAL_LIMITS) is then refused as if the store were unreachable
+	// (503 limits_unavailable, or let through with LimitsFailOpen), so
+	// that a limit is never silently ignored.
+	Usage usage.Store
+	// Limits are the deployment's limits: DEFAULT_TOKEN_LIMITS,
+	// GROUP_TOKEN_LIMITS (resolved with a token's own limits by
+	// limits.Policy.Resolve) and GLOBAL_LIMITS.
+	Limits limits.Policy
+	// Prices are MODEL_PRICES, from which a call's cost is recorded (0 for
+	// a model without a price).
+	Prices limits.Prices
+	// LimitsFailOpen (LIMITS_FAIL_OPEN) lets calls through unchecked,
+	// with a warning per call, when the usage store fails; off, they are
+	// refused with 503 limits_unavailable.
+	LimitsFailOpen bool
+	// UsageTracking (USAGE_TRACKING) records the usage of every API
+	// token's model calls; off, only tokens with effective limits are
+	// recorded.
+	UsageTracking bool
 }
 
 // FromConfig builds the Config for the shared configuration c: upstream URL,
 // key (SERVE_UPSTREAM_API_KEY; a key held in Secrets Manager is fetched by
 // the caller), timeout, model permissions and their default for unlisted
-// models, and groups. The result still
-// needs Logger and, in Lambda, RequestID.
+// models, limits, prices, LIMITS_FAIL_OPEN and USAGE_TRACKING. The result
+// still needs Logger, Usage (the store of USAGE_TABLE_NAME) and, in
+// Lambda, RequestID.
 func FromConfig(c config.Config) (Config, error) {
 	perms, err := ParseModelPermissions(c.ModelPermissions)
 	if err != nil {
@@ -103,6 +128,10 @@ func FromConfig(c config.Config) (Config, error) {
 		ModelPermissionsDefault: c.ModelPermissionsDefault,
 		AllowInsecureUpstream:   c.ServeAllowInsecureUpstream,
 		Stream:                  c.ServeMode == config.ServeModeContainer,
+		Limits:                  c.Limits,
+		Prices:                  c.Prices,
+		LimitsFailOpen:          c.LimitsFailOpen,
+		UsageTracking:           c.UsageTracking,
 	}, nil
 }
 

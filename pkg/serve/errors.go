@@ -65,6 +65,10 @@ func authCode(reason string) string {
 // errorDetail maps err to the OpenAI error fields. The status is not
 // chosen here: it is apierr.Status(err).
 func errorDetail(err error) ErrorDetail {
+	var le *limitError
+	if errors.As(err, &le) {
+		return ErrorDetail{Message: le.message(), Type: le.typ(), Code: le.code()}
+	}
 	d := ErrorDetail{Message: apierr.Message(err), Code: apierr.CodeOf(err)}
 	switch apierr.KindOf(err) {
 	case apierr.Unauthenticated:
@@ -110,9 +114,13 @@ func defaultCode(status int) string {
 }
 
 // writeError answers err in OpenAI's shape with the status from the one
-// table, apierr.Status.
+// table, apierr.Status; a limit's refusal (limitError) is 429.
 func (h *Handler) writeError(c *call, err error) {
 	status := apierr.Status(err)
+	var le *limitError
+	if errors.As(err, &le) {
+		status = http.StatusTooManyRequests
+	}
 	// <, > and & as written ("Bearer <token>"), not as \u003c and the
 	// like: the body is JSON for SDKs, never HTML.
 	var buf bytes.Buffer
@@ -130,4 +138,13 @@ func (h *Handler) writeError(c *call, err error) {
 	}
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body)
+}
+
+// reasonOf is the code of err for the log line.
+func reasonOf(err error) string {
+	var le *limitError
+	if errors.As(err, &le) {
+		return le.code()
+	}
+	return apierr.CodeOf(err)
 }

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"sync"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,6 +43,11 @@ type Handler struct {
 	cfg   Config
 	perms permissions
 	authn auth.Authenticator
+
+	// records are the usage writes still running after their answers (in
+	// streaming mode, where the process outlives the call): see
+	// WaitRecords.
+	records sync.WaitGroup
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -74,7 +81,8 @@ type call struct {
 	err            error
 	upstreamStatus int
 	upstreamTime   time.Duration
-	midStream      bool // err happened after the answer had begun
+	midStream      bool   // err happened after the answer had begun
+	meter          *meter // limits and usage; nil before admission
 }
 
 // ServeHTTP authenticates the call, then routes it. Authentication comes
@@ -158,6 +166,9 @@ func (h *Handler) method(c *call, r *http.Request, want string) bool {
 // without ids no call could name (wildcard routes, comma lists): what a
 // caller cannot use, it does not see.
 func (h *Handler) listModels(c *call, r *http.Request) {
+	if !h.admit(c, r, false) {
+		return
+	}
 	ans, err := h.exchange(c, r, http.MethodGet, "models", nil)
 	if err != nil {
 		h.writeError(c, err)
@@ -201,19 +212,25 @@ func (h *Handler) getModel(c *call, r *http.Request, id string) {
 		h.writeError(c, apierr.New(apierr.NotFound, "The model '%s' does not exist or you do not have access to it", truncate(id, 200)).WithCode("model_not_found"))
 		return
 	}
+	if !h.admit(c, r, false) {
+		return
+	}
 	h.forward(c, r, http.MethodGet, "models/"+id, nil, false)
 }
 
-// infer forwards a model call unchanged once the caller may use its model
-// and the body cannot make the upstream serve another one (see
-// readModelRequest).
+// infer forwards a model call once the caller may use its model, the body
+// cannot make the upstream serve another one (see readModelRequest) and
+// the limits admit it. The body is forwarded unchanged, but for one
+// addition to a streamed call whose usage is recorded (see
+// usageStreamBody).
 func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 	body, err := h.readBody(r)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	req, err := readModelRequest(body, h.perms.isAdmin(*c.principal))
+	routingAllowed := h.perms.isAdmin(*c.principal)
+	req, err := readModelRequest(body, routingAllowed)
 	c.model, c.stream = req.model, req.stream
 	if err != nil {
 		h.writeError(c, err)
@@ -223,7 +240,40 @@ func (h *Handler) infer(c *call, r *http.Request, endpoint string) {
 		h.writeError(c, withParam(req.modelKey, apierr.New(apierr.Forbidden, "You are not allowed to use the model '%s'", truncate(req.model, 200)).WithCode("model_not_allowed")))
 		return
 	}
+	if !h.admit(c, r, true) {
+		return
+	}
+	defer h.record(r, c)
+	if c.meter.record && req.stream && endpoint != "embeddings" {
+		body = h.usageStreamBody(c, r, body, req, routingAllowed)
+	}
 	h.forward(c, r, http.MethodPost, endpoint, body, req.stream)
+}
+
+// usageStreamBody returns the body to forward for a streamed call whose
+// usage is recorded: with stream_options.include_usage added if the
+// caller did not ask for it (askForUsage), and the relay told to take the
+// usage-only chunk out again, so that the caller receives what it would
+// without metering. The rewritten body is checked again as the caller's
+// was and must come out with the same model and stream: otherwise the
+// caller's body goes as it came, and the call is counted without tokens.
+func (h *Handler) usageStreamBody(c *call, r *http.Request, body []byte, req modelRequest, routingAllowed bool) []byte {
+	out, rewritten, asked := askForUsage(body)
+	if asked || !rewritten {
+		if !asked {
+			c.meter.noUse = "the streamed body's stream_options could not be amended unambiguously"
+		}
+		return body
+	}
+	again, err := readModelRequest(out, routingAllowed)
+	if err != nil || again.model != req.model || again.stream != req.stream || again.modelKey != req.modelKey {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "serve: usage: asking the upstream for usage would change the call; forwarded as sent",
+			slog.String("requestId", c.id), slog.String("tokenUUID", c.meter.tokenUUID))
+		c.meter.noUse = "the body could not be amended"
+		return body
+	}
+	c.meter.strip = true
+	return out
 }
 
 // forward relays the upstream's answer to a call: read whole and written
@@ -241,6 +291,7 @@ func (h *Handler) forward(c *call, r *http.Request, method, endpoint string, bod
 	if stream && ans.status == http.StatusOK && ans.header.Get("Content-Type") == "" {
 		ans.header.Set("Content-Type", "text/event-stream")
 	}
+	h.meterAnswer(c, ans)
 	h.relay(c, ans)
 }
 
@@ -453,6 +504,7 @@ func (h *Handler) relay(c *call, ans *answer) {
 // encoding would be over the limit: then the caller gets a 502 that says
 // so, never a truncated body.
 func (h *Handler) writeBody(c *call, status int, hdr http.Header, body []byte) {
+	dropUpstreamRateHeaders(c, hdr)
 	wh := c.w.Header()
 	for k, vs := range hdr {
 		wh[k] = vs
@@ -496,7 +548,7 @@ func (h *Handler) log(r *http.Request, c *call) {
 	}
 	level, msg := slog.LevelInfo, "serve request"
 	if c.err != nil {
-		attrs = append(attrs, slog.String("reason", apierr.CodeOf(c.err)))
+		attrs = append(attrs, slog.String("reason", reasonOf(c.err)))
 		if c.status >= 500 || c.midStream {
 			level, msg = slog.LevelError, "serve request failed"
 			attrs = append(attrs, slog.String("error", c.err.Error()))

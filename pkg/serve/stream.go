@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -39,6 +40,7 @@ func (h *Handler) relayStream(c *call, r *http.Request, method, endpoint string,
 	}
 	defer u.done()
 	hdr := relayedHeaders(u.resp.Header)
+	dropUpstreamRateHeaders(c, hdr)
 	if stream && u.resp.StatusCode == http.StatusOK && hdr.Get("Content-Type") == "" {
 		hdr.Set("Content-Type", "text/event-stream")
 	}
@@ -64,26 +66,40 @@ func (h *Handler) relayStream(c *call, r *http.Request, method, endpoint string,
 	c.status = u.resp.StatusCode
 	c.w.WriteHeader(c.status)
 	rc := http.NewResponseController(c.w)
+	mu := newStreamMeter(c.meter, sse)
 	var tail [2]byte // the last two bytes written, to end a cut event
-	for n > 0 {
-		if _, werr := c.w.Write(buf[:n]); werr != nil {
-			return // the caller is gone; done cancels the upstream call
+	write := func(b []byte) bool {
+		if len(b) == 0 {
+			return true
 		}
-		c.bytes += n
-		if n >= 2 {
-			copy(tail[:], buf[n-2:n])
+		if _, werr := c.w.Write(b); werr != nil {
+			return false // the caller is gone; done cancels the upstream call
+		}
+		c.bytes += len(b)
+		if len(b) >= 2 {
+			copy(tail[:], b[len(b)-2:])
 		} else {
-			tail[0], tail[1] = tail[1], buf[0]
+			tail[0], tail[1] = tail[1], b[0]
 		}
 		if sse {
 			_ = rc.Flush()
+		}
+		return true
+	}
+	for n > 0 {
+		if !write(mu.feed(buf[:n])) {
+			return
 		}
 		if err != nil {
 			break
 		}
 		n, err = u.resp.Body.Read(buf)
 	}
-	if err == nil || errors.Is(err, io.EOF) {
+	clean := err == nil || errors.Is(err, io.EOF)
+	if !write(mu.end(clean)) {
+		return
+	}
+	if clean {
 		// No flush of its own: net/http sends what is left when the
 		// handler returns, with a Content-Length when the whole answer
 		// is still in its buffer (one write, no chunked encoding).
@@ -110,4 +126,71 @@ func (h *Handler) relayStream(c *call, r *http.Request, method, endpoint string,
 	ev.WriteString("\n\n")
 	_, _ = c.w.Write(ev.Bytes())
 	_ = rc.Flush()
+}
+
+// streamMeter reads the usage of an answer relayed as it arrives: an
+// event stream through sseUsage (which also strips the usage chunk the
+// gateway asked for), any other answer from a copy of up to
+// maxUsageScanBytes parsed at its end. A nil meter, or a call whose usage
+// is not recorded, passes the bytes through untouched.
+type streamMeter struct {
+	m    *meter
+	sse  *sseUsage
+	body []byte
+	over bool
+}
+
+func newStreamMeter(m *meter, sse bool) *streamMeter {
+	if m == nil || !m.record || !m.modelCall {
+		return &streamMeter{}
+	}
+	s := &streamMeter{m: m}
+	if sse {
+		s.sse = &sseUsage{strip: m.strip}
+	}
+	return s
+}
+
+// feed returns the bytes of p to send on now.
+func (s *streamMeter) feed(p []byte) []byte {
+	switch {
+	case s.m == nil:
+	case s.sse != nil:
+		return s.sse.feed(p)
+	case s.over:
+	case len(s.body)+len(p) > maxUsageScanBytes:
+		s.body, s.over = nil, true
+	default:
+		s.body = append(s.body, p...)
+	}
+	return p
+}
+
+// end returns what was held back, and takes the usage read into the meter;
+// complete is whether the answer arrived whole.
+func (s *streamMeter) end(complete bool) []byte {
+	if s.m == nil {
+		return nil
+	}
+	if s.sse != nil {
+		rest := s.sse.end()
+		if s.sse.found {
+			s.m.tokens = &s.sse.tokens
+		} else {
+			s.m.noUse = "the event stream has no usage"
+		}
+		return rest
+	}
+	switch {
+	case !complete:
+	case s.over:
+		s.m.noUse = fmt.Sprintf("the answer is larger than %d bytes, the most read for its usage", maxUsageScanBytes)
+	default:
+		if t, ok := parseUsage(s.body); ok {
+			s.m.tokens = &t
+		} else {
+			s.m.noUse = "the answer has no usage"
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/schema"
 )
 
@@ -67,6 +68,9 @@ type Token struct {
 	// holds its owner's slot and cannot be rotated again.
 	RotatedFrom string
 	RotatedTo   string
+	// Limits are the token's own limits (set by admins); nil when it has
+	// none and the deployment's defaults apply (limits.Policy.Resolve).
+	Limits *limits.Limits
 }
 
 // Audit actions: what an Event records.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/store"
 )
 
@@ -103,6 +104,7 @@ func creation(t store.Token) []store.Change {
 	cs = changed(cs, "groups", "", fmtGroups(t.Groups))
 	cs = changed(cs, "isSystemToken", "", fmtBool(t.IsSystem))
 	cs = changed(cs, "rotatedFrom", "", t.RotatedFrom)
+	cs = changed(cs, "limits", "", limits.Encode(t.Limits))
 	return cs
 }
 

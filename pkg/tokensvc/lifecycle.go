@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
 )
@@ -27,6 +28,10 @@ type PatchRequest struct {
 	ExpiresIn       *string          `json:"expiresIn"`
 	Disabled        *bool            `json:"disabled"`
 	Groups          *json.RawMessage `json:"groups"`
+	// Limits replace the token's own limits; null clears them. Admins set
+	// any; anyone else, or any caller acting with an API token, may not
+	// raise the token's effective limits.
+	Limits limitsField `json:"limits"`
 }
 
 var (
@@ -46,10 +51,14 @@ func (s *Service) Patch(ctx context.Context, caller auth.Principal, id string, r
 	if req.Groups != nil {
 		return View{}, apierr.New(apierr.Invalid, "groups cannot be changed: a token keeps the groups it was created with (create a new token for other groups)").WithCode("groups_fixed")
 	}
-	if req.Name == nil && req.TokenExpiration == nil && req.ExpiresIn == nil && req.Disabled == nil {
-		return View{}, apierr.New(apierr.Invalid, "nothing to change: send name, tokenExpiration (or expiresIn) or disabled").WithCode("empty_patch")
+	newLimits, setLimits, err := parseLimits(req.Limits)
+	if err != nil {
+		return View{}, err
 	}
-	onlyDisables := req.Name == nil && req.TokenExpiration == nil && req.ExpiresIn == nil && *req.Disabled
+	if req.Name == nil && req.TokenExpiration == nil && req.ExpiresIn == nil && req.Disabled == nil && !setLimits {
+		return View{}, apierr.New(apierr.Invalid, "nothing to change: send name, tokenExpiration (or expiresIn), disabled or limits").WithCode("empty_patch")
+	}
+	onlyDisables := req.Name == nil && req.TokenExpiration == nil && req.ExpiresIn == nil && !setLimits && *req.Disabled
 	if !onlyDisables {
 		if err := mayManage(caller); err != nil {
 			return View{}, err
@@ -84,6 +93,15 @@ func (s *Service) Patch(ctx context.Context, caller auth.Principal, id string, r
 			return View{}, err
 		}
 	}
+	if setLimits {
+		if boundByPolicy(caller) {
+			if err := checkNotRaised(s.cfg.Limits.Resolve(t.Limits, t.Groups), s.cfg.Limits.Resolve(newLimits, t.Groups),
+				"above the token's current effective limits"); err != nil {
+				return View{}, err
+			}
+		}
+		u.Limits = newLimits
+	}
 	action := store.ActionUpdate
 	if req.Disabled != nil && *req.Disabled != t.Disabled {
 		if *req.Disabled {
@@ -101,8 +119,9 @@ func (s *Service) Patch(ctx context.Context, caller auth.Principal, id string, r
 	cs = changed(cs, "name", t.Name, u.Name)
 	cs = changed(cs, "tokenExpiration", fmtInt(t.Expiration), fmtInt(u.Expiration))
 	cs = changed(cs, "disabled", fmtBool(t.Disabled), fmtBool(u.Disabled))
+	cs = changed(cs, "limits", limits.Encode(t.Limits), limits.Encode(u.Limits))
 	if len(cs) == 0 {
-		return view(t, now.Unix()), nil
+		return s.view(t, now.Unix()), nil
 	}
 	u.UpdatedAt = now.Unix()
 	switch err := s.store.Update(ctx, t, u, s.event(ctx, caller, action, t.UUID, t.Username, cs...)); {
@@ -115,7 +134,7 @@ func (s *Service) Patch(ctx context.Context, caller auth.Principal, id string, r
 	}
 	s.logger.InfoContext(ctx, "token changed", slog.String("tokenUUID", t.UUID), slog.String("username", t.Username),
 		slog.String("action", action), slog.String("changedBy", caller.Username))
-	return view(u, now.Unix()), nil
+	return s.view(u, now.Unix()), nil
 }
 
 // Grace periods of a rotation.
@@ -189,7 +208,7 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 		Hash: secret.Hash(plain), UUID: s.newID(), Username: t.Username,
 		CreatedBy: caller.Username, CreatedVia: createdVia(caller), CreatedDate: now.Unix(),
 		Expiration: t.Expiration, Name: t.Name, Groups: slices.Clone(t.Groups), IsSystem: t.IsSystem,
-		RotatedFrom: t.UUID,
+		RotatedFrom: t.UUID, Limits: cloneLimits(t.Limits),
 	}
 	if fresh.Groups == nil {
 		fresh.Groups = []string{}
@@ -220,6 +239,7 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 			Token: plain, TokenUUID: fresh.UUID, TokenExpiration: fresh.Expiration, CreatedDate: fresh.CreatedDate,
 			Username: fresh.Username, CreatedBy: fresh.CreatedBy, CreatedVia: fresh.CreatedVia, Name: fresh.Name,
 			Groups: fresh.Groups, IsSystemToken: fresh.IsSystem, RotatedFrom: t.UUID,
+			Limits: fresh.Limits, EffectiveLimits: s.effective(fresh.Limits, fresh.Groups),
 		},
 		PreviousTokenExpiration: retired.Expiration,
 	}, nil

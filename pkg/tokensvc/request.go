@@ -33,6 +33,10 @@ type CreateRequest struct {
 	// ExpiresIn is an alternative to TokenExpiration: a duration from now
 	// such as "90d", "12h", "30m", "2w", "1y" or "1h30m" (parseExpiresIn).
 	ExpiresIn *string `json:"expiresIn"`
+	// Limits are the token's own limits (a limits.Limits object; null or
+	// absent: none). Admins set any; anyone else, or any caller acting
+	// with an API token, no more than the token would get without them.
+	Limits limitsField `json:"limits"`
 }
 
 func validateName(p *string) (string, error) {

@@ -20,8 +20,10 @@ import (
 
 	"github.com/llmgw/apitokens/pkg/apierr"
 	"github.com/llmgw/apitokens/pkg/auth"
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
+	"github.com/llmgw/apitokens/pkg/usage"
 )
 
 // Config holds the rules that deployments tune.
@@ -41,6 +43,10 @@ type Config struct {
 	// TokenFormat is what new tokens look like (TOKEN_FORMAT,
 	// TOKEN_PREFIX); the zero value is secret.Hex.
 	TokenFormat secret.Format
+	// Limits are the deployment's limits (DEFAULT_TOKEN_LIMITS,
+	// GROUP_TOKEN_LIMITS): what views show as a token's effective limits,
+	// and what callers other than admins may not raise.
+	Limits limits.Policy
 }
 
 // Service implements the token management API.
@@ -51,6 +57,7 @@ type Service struct {
 	rand   io.Reader // nil means crypto/rand
 	newID  func() string
 	logger *slog.Logger
+	usage  usage.Store // nil: the usage endpoints answer 503
 
 	settings settingsCache
 }
@@ -66,6 +73,9 @@ func WithRandom(r io.Reader) Option { return func(s *Service) { s.rand = r } }
 
 // WithLogger sets the structured logger.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
+
+// WithUsage sets the usage store the usage endpoints read.
+func WithUsage(u usage.Store) Option { return func(s *Service) { s.usage = u } }
 
 // New returns a Service over st.
 func New(st store.Store, cfg Config, opts ...Option) *Service {
@@ -96,6 +106,11 @@ type Created struct {
 	IsSystemToken   bool     `json:"isSystemToken"`
 	// RotatedFrom is set on the answer to a rotation: the token replaced.
 	RotatedFrom string `json:"rotatedFrom,omitempty"`
+	// Limits are the token's own limits, omitted if it has none;
+	// EffectiveLimits those that apply to it (limits.Policy.Resolve), {}
+	// if none does.
+	Limits          *limits.Limits `json:"limits,omitempty"`
+	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
 }
 
 // LogValue keeps the secret out of structured logs even if a Created is
@@ -127,6 +142,13 @@ type View struct {
 	LastUsedAt      int64  `json:"lastUsedAt,omitempty"`
 	RotatedFrom     string `json:"rotatedFrom,omitempty"`
 	RotatedTo       string `json:"rotatedTo,omitempty"`
+	// Limits are the token's own limits, omitted if it has none;
+	// EffectiveLimits those that apply to it: field by field its own, else
+	// the most generous of its groups' (GROUP_TOKEN_LIMITS), else the
+	// default (DEFAULT_TOKEN_LIMITS); {} if none does (omitted only for
+	// legacy items).
+	Limits          *limits.Limits `json:"limits,omitempty"`
+	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
 }
 
 // Values of View.Status. A disabled token is "disabled" whatever its
@@ -211,6 +233,19 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	if err != nil {
 		return Created{}, err
 	}
+	own, _, err := parseLimits(req.Limits)
+	if err != nil {
+		return Created{}, err
+	}
+	if own != nil && boundByPolicy(caller) {
+		// What the token would get without limits of its own is the
+		// ceiling: the caller's own defaults, for a self-service token.
+		if err := checkNotRaised(s.cfg.Limits.Resolve(nil, t.Groups), s.cfg.Limits.Resolve(own, t.Groups),
+			"above what the deployment allows this token"); err != nil {
+			return Created{}, err
+		}
+	}
+	t.Limits = own
 	var ceiling int64 // the latest expiry allowed by the caller's credential; 0 = none
 	if byToken {
 		ceiling = caller.ExpiresAt
@@ -244,6 +279,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	return Created{
 		Token: plain, TokenUUID: t.UUID, TokenExpiration: t.Expiration, CreatedDate: t.CreatedDate,
 		Username: t.Username, CreatedBy: t.CreatedBy, CreatedVia: t.CreatedVia, Name: t.Name, Groups: t.Groups, IsSystemToken: t.IsSystem,
+		Limits: t.Limits, EffectiveLimits: s.effective(t.Limits, t.Groups),
 	}, nil
 }
 
@@ -316,7 +352,7 @@ func (s *Service) List(ctx context.Context, caller auth.Principal, req ListReque
 	now := s.now().Unix()
 	out := ListResult{Tokens: make([]View, 0, len(page.Tokens)), NextToken: page.Cursor}
 	for _, t := range page.Tokens {
-		out.Tokens = append(out.Tokens, view(t, now))
+		out.Tokens = append(out.Tokens, s.view(t, now))
 	}
 	return out, nil
 }
@@ -330,7 +366,7 @@ func (s *Service) Get(ctx context.Context, caller auth.Principal, id string) (Vi
 	if err != nil {
 		return View{}, err
 	}
-	return view(t, s.now().Unix()), nil
+	return s.view(t, s.now().Unix()), nil
 }
 
 // Delete revokes a token. Admins delete any, legacy items included; an
@@ -411,7 +447,7 @@ func publicID(t store.Token) string {
 	return t.UUID
 }
 
-func view(t store.Token, now int64) View {
+func (s *Service) view(t store.Token, now int64) View {
 	groups := t.Groups
 	if groups == nil {
 		groups = []string{}
@@ -447,7 +483,23 @@ func view(t store.Token, now int64) View {
 		IsSystemToken:   t.IsSystem,
 		IsExpired:       expired,
 		IsLegacy:        t.Legacy,
+		Limits:          limitsOrNil(t.Limits),
+		EffectiveLimits: effectiveOf(s, t),
 	}
+}
+
+func limitsOrNil(l *limits.Limits) *limits.Limits {
+	if l == nil || l.IsZero() {
+		return nil
+	}
+	return l
+}
+
+func effectiveOf(s *Service, t store.Token) *limits.Limits {
+	if t.Legacy {
+		return nil
+	}
+	return s.effective(t.Limits, t.Groups)
 }
 
 // storeFailure hides store errors from callers (they name tables and SDK

@@ -1,8 +1,8 @@
 // Package wire builds the runtime parts every Lambda main and the local
-// stack share from configuration: the logger, the DynamoDB store and the
-// decision core. What only the token functions need (the token service and
-// its API Gateway adapter) is built in pkg/apigw, so that the authorizer and
-// serve binaries do not link it.
+// stack share from configuration: the logger, the DynamoDB store, the
+// usage store and the decision core. What only the token functions need
+// (the token service and its API Gateway adapter) is built in pkg/apigw,
+// so that the authorizer and serve binaries do not link it.
 package wire
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/oidc"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
+	"github.com/llmgw/apitokens/pkg/usage/dynamousage"
 )
 
 // Logger returns the JSON logger every binary uses. LOG_LEVEL may be
@@ -67,6 +68,22 @@ func Store(ctx context.Context, cfg config.Config) (*dynamostore.Store, error) {
 		opts = append(opts, dynamostore.WithAudit(cfg.AuditTableName, cfg.AuditRetention))
 	}
 	return dynamostore.New(client, cfg.TableName, opts...), nil
+}
+
+// Usage returns the DynamoDB usage store on USAGE_TABLE_NAME, its day items
+// kept for USAGE_RETENTION_DAYS, with the same client setup as Store. It
+// returns nil (and no error) when USAGE_TABLE_NAME is unset: no metering
+// at all. Check for nil before putting the result in a usage.Store, or
+// the interface holds a nil pointer and is not nil.
+func Usage(ctx context.Context, cfg config.Config) (*dynamousage.Store, error) {
+	if cfg.UsageTableName == "" {
+		return nil, nil
+	}
+	client, err := DynamoDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return dynamousage.New(client, cfg.UsageTableName, cfg.UsageRetention), nil
 }
 
 // Authenticator builds the decision core: API tokens from the DynamoDB

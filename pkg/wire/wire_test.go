@@ -73,3 +73,20 @@ func TestCoresTakeTheConfiguredFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestUsage: no USAGE_TABLE_NAME is no usage store; with one, a store.
+func TestUsage(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := wire.Usage(ctx, cfg); u != nil || err != nil {
+		t.Fatalf("Usage without %s = %v, %v; want nil, nil", config.EnvUsageTableName, u, err)
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
+	cfg.UsageTableName = "lisa-LISAApiTokenUsageTable"
+	if u, err := wire.Usage(ctx, cfg); u == nil || err != nil {
+		t.Fatalf("Usage with a table = %v, %v; want a store", u, err)
+	}
+}

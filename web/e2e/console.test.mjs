@@ -589,3 +589,278 @@ test("lifecycle: a user edits, rotates and reads the history of their own token,
     await context.close();
   }
 });
+
+// ---------------------------------------------------------------------------
+// Limits and usage: an admin sets a token's limits, a user sees the usage of
+// their model calls, the admin's usage overview lists that user. These need
+// the limits API ("effectiveLimits" in the token view) and the usage
+// endpoints (GET /api-tokens/{id}/usage, GET /api-token-usage); against a
+// server without them they skip, unless REQUIRE_USAGE=1 makes that a failure.
+
+const fmt = (n) => new Intl.NumberFormat("en-US").format(n);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Why the server cannot run these tests, or undefined when it can.
+async function usageMissing(username) {
+  const [one] = await tokensOf(username);
+  if (!one) return `${username} has no token to check the API with`;
+  // effectiveLimits is left out when no limit applies, so the usage
+  // endpoints tell whether the server has the feature.
+  const r = await adminApi(`/api-tokens/${one.tokenUUID}/usage`);
+  if ([404, 405, 501, 503].includes(r.status)) return `GET /api-tokens/{id}/usage answered ${r.status}`;
+  const o = await adminApi("/api-token-usage");
+  if ([404, 405, 501, 503].includes(o.status)) return `GET /api-token-usage answered ${o.status}`;
+  return undefined;
+}
+
+async function usageOrSkip(t, username) {
+  const missing = await usageMissing(username);
+  if (!missing) return true;
+  if (process.env.REQUIRE_USAGE === "1") assert.fail(`the token API has no limits and usage: ${missing}`);
+  t.skip(`the token API has no limits and usage yet (${missing})`);
+  return false;
+}
+
+// A non-streamed chat with the local upstream, which answers with "usage".
+async function chat(token, content) {
+  const res = await fetch(STACK + "/v2/serve/chat/completions", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "local-echo", messages: [{ role: "user", content }] }),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+// Makes n model calls; returns the usage the upstream reported in total.
+async function chats(token, n) {
+  const sum = { requests: 0, promptTokens: 0, completionTokens: 0 };
+  for (let i = 0; i < n; i++) {
+    const r = await chat(token, `usage call ${i + 1}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.ok(r.body?.usage, "local-echo answers with usage");
+    sum.requests++;
+    sum.promptTokens += r.body.usage.prompt_tokens ?? 0;
+    sum.completionTokens += r.body.usage.completion_tokens ?? 0;
+  }
+  return sum;
+}
+
+// Waits for check() to pass (usage is recorded after each answer), up to ms.
+async function eventually(check, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await sleep(500);
+    }
+  }
+}
+
+test("usage: an admin sets, changes and clears a token's limits and sees them", async (t) => {
+  const user = "e2e-limits";
+  const created = await createFor(user, { name: "limited token", groups: API_GROUPS });
+  if (!(await usageOrSkip(t, user))) return;
+  const { context, page } = await signIn("Admin");
+  try {
+    await page.getByRole("link", { name: "API Token Management" }).first().click();
+    await showUser(page, user);
+    await selectRow(rowOf(page, user, "limited token"));
+
+    // Set three limits; the others stay empty (the deployment's defaults).
+    await menuAction(page, "Edit");
+    const edit = page.getByRole("dialog").filter({ hasText: "Edit token" });
+    await edit.waitFor();
+    await edit.getByText("Use the defaults").waitFor();
+    // A bad value is refused before anything is sent.
+    await edit.getByRole("textbox", { name: "Requests per minute" }).fill("0");
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    await edit.getByText("Enter a whole number of at least 1, or leave it empty.").waitFor();
+    await edit.getByRole("textbox", { name: "Requests per minute" }).fill("100");
+    await edit.getByRole("textbox", { name: "Model tokens per day" }).fill("50000");
+    await edit.getByRole("textbox", { name: "Budget per month" }).fill("5");
+    await shot(page, "usage-limits-edit");
+    await checkAccessibility(page, "the edit dialog with limits");
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    await edit.waitFor({ state: "hidden" });
+    let [tok] = await tokensOf(user);
+    assert.deepEqual(tok.limits, { requestsPerMinute: 100, tokensPerDay: 50000, budgetPerMonth: 5 });
+    assert.equal(tok.effectiveLimits.requestsPerMinute, 100);
+    assert.equal(tok.effectiveLimits.tokensPerDay, 50000);
+    assert.equal(tok.name, "limited token", "only the limits are sent");
+
+    // The serve path applies them and says so in its headers.
+    await pastCache();
+    const r = await chat(created.token, "hello");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.headers.get("x-ratelimit-limit-requests"), "100");
+    assert.equal(r.headers.get("x-ratelimit-limit-tokens"), "50000");
+
+    // The Usage dialog shows the limits in force, the token's own marked.
+    await menuAction(page, "Usage");
+    const usage = page.getByRole("dialog").filter({ hasText: "Usage of limited token" });
+    await usage.waitFor();
+    await usage.getByText("100 requests / minute").waitFor();
+    await usage.getByText("50,000 tokens / day").waitFor();
+    await usage.getByText("5.00 per month").waitFor();
+    await eventually(async () => {
+      await usage.getByRole("button", { name: "Refresh the usage" }).click();
+      assert.match(await usage.getByLabel("Usage totals").innerText(), /Requests\s*1\b/);
+    });
+    await shot(page, "usage-limits-shown");
+    await checkAccessibility(page, "the usage dialog");
+    await usage.getByRole("button", { name: "Close", exact: true }).click();
+    await usage.waitFor({ state: "hidden" });
+
+    // Change one: the whole set is sent, the others kept.
+    await menuAction(page, "Edit");
+    await edit.waitFor();
+    assert.equal(await edit.getByRole("textbox", { name: "Requests per minute" }).inputValue(), "100");
+    await edit.getByRole("textbox", { name: "Requests per minute" }).fill("30");
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    await edit.waitFor({ state: "hidden" });
+    [tok] = await tokensOf(user);
+    assert.deepEqual(tok.limits, { requestsPerMinute: 30, tokensPerDay: 50000, budgetPerMonth: 5 });
+
+    // Clear them: back to the defaults.
+    await menuAction(page, "Edit");
+    await edit.waitFor();
+    await edit.getByRole("button", { name: "Use the defaults" }).click();
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    await edit.waitFor({ state: "hidden" });
+    [tok] = await tokensOf(user);
+    assert.equal(tok.limits, undefined, "null clears the token's own limits");
+
+    // The history records the change of the limits.
+    await menuAction(page, "History");
+    const history = page.getByRole("dialog").filter({ hasText: "History of" });
+    await history.getByText(/^limits: /).first().waitFor();
+    await history.getByRole("button", { name: "Close", exact: true }).click();
+  } finally {
+    await context.close();
+  }
+});
+
+test("usage: a user sees the usage of their model calls and can only lower their limits", async (t) => {
+  const { context, page } = await signIn("API user");
+  try {
+    await page.getByRole("link", { name: "My API Token" }).first().click();
+    // Start from a new token, so its usage is this test's calls only.
+    const del = page.getByRole("button", { name: "Delete", exact: true });
+    const createBtn = page.getByRole("button", { name: "Create token" });
+    await del.or(createBtn).first().waitFor();
+    if (await del.count()) {
+      await del.first().click();
+      await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+      await createBtn.first().waitFor();
+    }
+    await page.getByRole("textbox", { name: "Token name" }).fill("usage token");
+    await createBtn.first().click();
+    const token = await takeToken(page);
+    await page.getByText("usage token").first().waitFor();
+    if (!(await usageOrSkip(t, "dev-api-user"))) return;
+    assert.equal(await page.getByRole("link", { name: "Usage", exact: true }).count(), 0, "no usage overview for a user");
+
+    const sum = await chats(token, 3);
+    // The section shows the calls once they are recorded.
+    const totals = page.getByLabel("Usage totals");
+    await eventually(async () => {
+      await page.getByRole("button", { name: "Refresh the usage" }).click();
+      const text = await totals.innerText();
+      assert.match(text, /Requests\s*3\b/);
+      assert.match(text, new RegExp(`Prompt tokens\\s*${fmt(sum.promptTokens)}\\b`));
+      assert.match(text, new RegExp(`Completion tokens\\s*${fmt(sum.completionTokens)}\\b`));
+      assert.match(text, new RegExp(`Total tokens\\s*${fmt(sum.promptTokens + sum.completionTokens)}\\b`));
+    });
+    await page.getByRole("heading", { name: "Usage" }).first().waitFor();
+    await page.getByText("Last 30 days").first().waitFor();
+    assert.ok((await page.locator('[aria-label^="Requests per day of"]').count()) > 0, "the requests chart is there");
+    assert.ok((await page.locator('[aria-label^="Model tokens per day of"]').count()) > 0, "the tokens chart is there");
+    // Today's row of the table per day.
+    await page.getByRole("button", { name: "Usage per day" }).click();
+    const today = new Date().toISOString().slice(0, 10);
+    const row = page.getByRole("table", { name: "Usage per day" }).locator("tbody tr").filter({ hasText: today });
+    assert.match(await row.innerText(), /\b3\b/);
+    await shot(page, "usage-my-token");
+    await checkAccessibility(page, "My API Token with usage");
+
+    // The same through the API, as the owner.
+    const own = (await tokensOf("dev-api-user")).find((x) => !x.isSystemToken && x.name === "usage token");
+    const r = await api(`/api-tokens/${own.tokenUUID}/usage`, { headers: { Authorization: `Bearer ${await jwt("dev-api-user", API_GROUPS)}` } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.totals.requests, 3);
+    assert.equal(r.body.totals.promptTokens, sum.promptTokens);
+
+    // A user may lower their limits, not raise them: the API's refusal is on the field.
+    const current = own.effectiveLimits?.requestsPerMinute;
+    if (current === 1) return; // nothing lower to set
+    const lower = current ? Math.min(current - 1, 5) : 5;
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    const edit = page.getByRole("dialog").filter({ hasText: "Edit token" });
+    await edit.getByText("only an administrator can raise them").waitFor();
+    await edit.getByRole("textbox", { name: "Requests per minute" }).fill(String(lower));
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    await edit.waitFor({ state: "hidden" });
+    await page.getByText(`${fmt(lower)} requests / minute`).first().waitFor();
+    assert.equal((await tokensOf("dev-api-user")).find((x) => x.tokenUUID === own.tokenUUID).limits?.requestsPerMinute, lower);
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    await edit.getByRole("button", { name: "Use the defaults" }).click();
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    // Clearing a lowered limit would raise it again: refused unless the default is as low.
+    const refused = edit.getByText("The token was not changed");
+    const closed = edit.waitFor({ state: "hidden" }).then(() => "closed");
+    const outcome = await Promise.race([closed, refused.first().waitFor().then(() => "refused")]);
+    if (outcome === "refused") {
+      assert.equal(await edit.getByRole("textbox", { name: "Requests per minute" }).getAttribute("aria-invalid"), "true", "the refusal is on the field");
+      await shot(page, "usage-limits-raise-refused");
+      await edit.getByRole("button", { name: "Cancel" }).click();
+    }
+  } finally {
+    await context.close();
+  }
+});
+
+test("usage: the admin usage overview lists the user, top consumers first", async (t) => {
+  const user = "dev-api-user";
+  // A system token of the user (it does not count toward their one token), so this test has calls of its own.
+  const created = await createFor(user, { name: "usage overview service", groups: API_GROUPS, isSystemToken: true });
+  if (!(await usageOrSkip(t, user))) return;
+  await chats(created.token, 2);
+  const { context, page } = await signIn("Admin");
+  try {
+    await page.getByRole("link", { name: "Usage", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Usage", exact: true }).first().waitFor();
+    const users = page.getByRole("table", { name: "Top users" });
+    await eventually(async () => {
+      await page.getByRole("button", { name: "Refresh", exact: true }).click();
+      await users.locator("tbody tr").filter({ hasText: user }).first().waitFor({ timeout: 1000 });
+    });
+    // The table keeps the API's order.
+    const o = await adminApi("/api-token-usage");
+    assert.equal(o.status, 200, JSON.stringify(o.body));
+    assert.ok(o.body.users.some((u) => u.username === user), "the API lists the user");
+    const shown = (await users.locator("tbody tr").allInnerTexts()).map((r) => r.split(/\s+/)[1]);
+    assert.deepEqual(shown.slice(0, 5), o.body.users.slice(0, 5).map((u) => u.username), "top consumers first, as the API ranks them");
+    const tokens = page.getByRole("table", { name: "Top tokens" });
+    await tokens.locator("tbody tr").filter({ hasText: user }).first().waitFor();
+    assert.ok((await page.locator('[aria-label="Model tokens of the top 10 users"]').count()) > 0, "the chart is there");
+    await shot(page, "usage-overview");
+    await checkAccessibility(page, "the usage overview");
+
+    // One user's usage only.
+    await page.getByRole("searchbox", { name: "Username" }).or(page.getByRole("textbox", { name: "Username" })).first().fill(user);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await eventually(async () => {
+      const rows = await users.locator("tbody tr").allInnerTexts();
+      assert.ok(rows.length >= 1 && rows.every((r) => r.includes(user)), `only ${user}: ${rows}`);
+    });
+
+    // A user gets no overview, in the console or through the API.
+    const denied = await api("/api-token-usage", { headers: { Authorization: `Bearer ${await jwt(user, API_GROUPS)}` } });
+    assert.equal(denied.status, 403);
+  } finally {
+    await context.close();
+  }
+});

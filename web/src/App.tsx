@@ -11,7 +11,7 @@ import Container from "@cloudscape-design/components/container";
 import ContentLayout from "@cloudscape-design/components/content-layout";
 import Flashbar, { type FlashbarProps } from "@cloudscape-design/components/flashbar";
 import Header from "@cloudscape-design/components/header";
-import SideNavigation, { type SideNavigationProps } from "@cloudscape-design/components/side-navigation";
+import SideNavigation from "@cloudscape-design/components/side-navigation";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
 import TopNavigation from "@cloudscape-design/components/top-navigation";
@@ -29,6 +29,8 @@ const CreateTokenWizard = lazy(() => import("./pages/CreateTokenWizard"));
 const MyTokenPage = lazy(() => import("./pages/MyTokenPage"));
 const SettingsPage = lazy(() => import("./pages/SettingsPage"));
 const TokensPage = lazy(() => import("./pages/TokensPage"));
+const UsagePage = lazy(() => import("./pages/UsagePage"));
+import { isAdminOnly, navigationItems } from "./nav";
 import { href, navigate, ROUTES, useRoute } from "./router";
 import { SessionContext, type Session, type SettingsState } from "./session";
 import { useTokenStore } from "./tokenStore";
@@ -180,7 +182,7 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
   }, [route, home]);
 
   let content: React.ReactNode;
-  const adminOnly = route === ROUTES.tokens || route === ROUTES.createToken || route === ROUTES.settings;
+  const adminOnly = isAdminOnly(route);
   if (adminOnly && !roles.isAdmin) {
     content = (
       <Alert type="error" header="Access denied">
@@ -212,6 +214,8 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
         onChanged={store.loadedOnce ? store.reload : undefined}
       />
     );
+  } else if (route === ROUTES.usage) {
+    content = <UsagePage rows={store.rows} />;
   } else if (route === ROUTES.settings) {
     content = <SettingsPage />;
   } else if (route === ROUTES.home) {
@@ -224,10 +228,7 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
     );
   }
 
-  const navItems: SideNavigationProps.Item[] = [];
-  if (roles.isAdmin) navItems.push({ type: "link", text: "API Token Management", href: href(ROUTES.tokens) });
-  if (showMyToken) navItems.push({ type: "link", text: "My API Token", href: href(ROUTES.myToken) });
-  if (roles.isAdmin) navItems.push({ type: "link", text: "Settings", href: href(ROUTES.settings) });
+  const navItems = navigationItems(roles.isAdmin, showMyToken);
 
   const activeHref = href(route === ROUTES.createToken ? ROUTES.tokens : route);
   const notifications: FlashbarProps.MessageDefinition[] = expired

@@ -9,6 +9,7 @@ export const ROUTES = {
   createToken: "/tokens/create",
   myToken: "/my-token",
   settings: "/settings",
+  usage: "/usage",
 } as const;
 
 /** The href of a route, for links. */

@@ -30,6 +30,10 @@ export function createdToItem(c: CreatedToken): TokenItem {
     isSystemToken: c.isSystemToken,
     isExpired: false,
     isLegacy: false,
+    // The create answer carries the limits like a list item: without them
+    // the token would look like one from a server without limits.
+    ...(c.limits !== undefined && { limits: c.limits }),
+    ...(c.effectiveLimits !== undefined && { effectiveLimits: c.effectiveLimits }),
   };
 }
 

@@ -46,8 +46,8 @@ bench: $(BENCH_DEPS) ## measured speed of authorization, cold start, the serve p
 	done; \
 	echo "==> bench 2/4: cold start of the authorizer and serve bootstrap binaries - figure 4 (20 starts each)"; \
 	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -vet=off -run '^$$' -bench '^BenchmarkColdStart$$' -benchmem -benchtime 20x -timeout 10m ./functions | tee $(BENCH_DIR)/coldstart.txt; \
-	echo "==> bench 3/4: DynamoDB Local and the local stack - figures 2, 6, 5, 8 and 9 (serve modes: paced streams, then $(BENCH_WINDOW) windows; last use)"; \
-	REQUIRE_DYNAMODB_LOCAL=1 BENCH_WINDOW=$(BENCH_WINDOW) $(GO) test -vet=off -run '^$$' -bench '^Benchmark(DecisionDynamoDB|Manage|Serve|ServeModes|LastUsed)$$' -benchmem -timeout 20m ./pkg/local/bench | tee $(BENCH_DIR)/load.txt; \
+	echo "==> bench 3/4: DynamoDB Local and the local stack - figures 2, 6, 5, 8, 9 and 10 (serve modes: paced streams, then $(BENCH_WINDOW) windows; last use; limits)"; \
+	REQUIRE_DYNAMODB_LOCAL=1 BENCH_WINDOW=$(BENCH_WINDOW) $(GO) test -vet=off -run '^$$' -bench '^Benchmark(DecisionDynamoDB|Manage|Serve|ServeModes|LastUsed|Limits)$$' -benchmem -timeout 20m ./pkg/local/bench | tee $(BENCH_DIR)/load.txt; \
 	echo "==> bench 4/4: the console in Chromium, 10,000 tokens in the table - figure 7 (web/e2e/bench.mjs)"; \
 	REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -vet=off -run '^$$' -bench '^BenchmarkConsole$$' -timeout 15m ./pkg/local/bench | tee $(BENCH_DIR)/console.txt; \
 	echo "==> bench: writing BENCHMARKS.md"; \

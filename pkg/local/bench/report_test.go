@@ -300,3 +300,32 @@ BenchmarkLastUsed/resolution=300/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	
 		t.Error("a run without figure 9 does not say so")
 	}
 }
+
+func TestReportLimits(t *testing.T) {
+	const out = `pkg: github.com/llmgw/apitokens/pkg/local/bench
+BenchmarkLimits/mode=lambda/setup=off/conc=1-2	1	400000 ns/op	0 writes/op	0 reads/op	0 errors	350000 p50-ns	2000000 p99-ns	2500 req/s
+BenchmarkLimits/mode=lambda/setup=usage/conc=1-2	1	410000 ns/op	1 writes/op	0 reads/op	0 errors	700000 p50-ns	3000000 p99-ns	1400 req/s
+`
+	var s bench.Set
+	if err := s.Parse(strings.NewReader(out)); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := bench.Report(&b, &s, bench.Meta{Date: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), NumCPU: 2, Window: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"## 10. Limits and usage accounting on the serve path",
+		"| `lambda` | no limits, `USAGE_TRACKING=false` | 1 | 2,500 | 350 µs | 2.00 ms | 0 | 0.00 | 0.00 | — |",
+		"| `lambda` | usage tracking only | 1 | 1,400 | 700 µs | 3.00 ms | 0 | 1.00 | 0.00 | 2.00x |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		_, fig, _ := strings.Cut(md, "## 10.")
+		t.Log(fig)
+	}
+}

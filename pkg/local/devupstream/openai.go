@@ -154,7 +154,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_pace", "pacing: "+err.Error())
 		return
 	} else if ok {
-		s.paced(w, r, p, chunk, requestSeq(r))
+		var final map[string]any // the usage chunk, when asked for
+		if req.StreamOptions.IncludeUsage {
+			final = map[string]any{
+				"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
+				"choices": []any{}, "usage": countUsage(prompt, p.Text()),
+			}
+		}
+		s.paced(w, r, p, chunk, requestSeq(r), final)
 		return
 	}
 	sse := newSSE(w)
@@ -173,9 +180,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 }
 
 type completionRequest struct {
-	Model  string          `json:"model"`
-	Prompt json.RawMessage `json:"prompt"`
-	Stream bool            `json:"stream"`
+	Model         string          `json:"model"`
+	Prompt        json.RawMessage `json:"prompt"`
+	Stream        bool            `json:"stream"`
+	StreamOptions struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
 }
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
@@ -213,7 +223,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sse := newSSE(w)
+	var total usage
 	for i, p := range prompts {
+		pu := countUsage(p, p+pad)
+		total.PromptTokens += pu.PromptTokens
+		total.CompletionTokens += pu.CompletionTokens
+		total.TotalTokens += pu.TotalTokens
 		for _, piece := range pieces(p + pad) {
 			sse.send(map[string]any{
 				"id": id, "object": "text_completion", "created": created, "model": req.Model,
@@ -223,6 +238,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		sse.send(map[string]any{
 			"id": id, "object": "text_completion", "created": created, "model": req.Model,
 			"choices": []any{map[string]any{"index": i, "text": "", "logprobs": nil, "finish_reason": "stop"}},
+		})
+	}
+	if req.StreamOptions.IncludeUsage {
+		sse.send(map[string]any{
+			"id": id, "object": "text_completion", "created": created, "model": req.Model,
+			"choices": []any{}, "usage": total,
 		})
 	}
 	sse.done()

@@ -130,9 +130,9 @@ func (p Pace) Text() string {
 	return b.String()
 }
 
-// paced writes a paced stream. It returns early, with canceled, when the
-// caller goes away.
-func (s *Server) paced(w http.ResponseWriter, r *http.Request, p Pace, chunk func(delta map[string]any, finish any) map[string]any, seq int) {
+// paced writes a paced stream, ending with final (the usage chunk) when it
+// is not nil. It returns early, with canceled, when the caller goes away.
+func (s *Server) paced(w http.ResponseWriter, r *http.Request, p Pace, chunk func(delta map[string]any, finish any) map[string]any, seq int, final map[string]any) {
 	out := newSSE(w)
 	out.send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
 	var t *time.Timer
@@ -163,5 +163,8 @@ func (s *Server) paced(w http.ResponseWriter, r *http.Request, p Pace, chunk fun
 		}
 	}
 	out.send(chunk(map[string]any{}, "stop"))
+	if final != nil {
+		out.send(final)
+	}
 	out.done()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/localstack"
 	"github.com/llmgw/apitokens/pkg/secret"
+	"github.com/llmgw/apitokens/pkg/usage"
 )
 
 // TestDocumentedTokenFlows drives every flow of the API token documentation over
@@ -223,6 +224,20 @@ func TestRestartOnExistingTable(t *testing.T) {
 			tok = c.want(c.do("POST", "/api-tokens/", `{"name":"persist"}`, bearer(c.jwt("alice", "lisa-api-users"))...), 201).str("token")
 		}
 		c.want(c.do("GET", "/api-tokens/", "", "Api-Key", tok), 200)
+		// The usage table is created beside the others and kept too.
+		if s.UsageTableName != name+"-LISAApiTokenUsageTable" || s.Usage == nil {
+			t.Fatalf("usage table %q, store %v", s.UsageTableName, s.Usage)
+		}
+		now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+		if i == 0 {
+			if err := s.Usage.Record(context.Background(), "persisted", "alice", now, usage.Usage{Requests: 1}); err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+		}
+		day := now.UTC().Format("2006-01-02")
+		if rows, err := s.Usage.Days(context.Background(), "persisted", day, day); err != nil || len(rows) != 1 {
+			t.Fatalf("start %d: usage rows %v, %v; want the one recorded", i+1, rows, err)
+		}
 		if err := s.Close(); err != nil {
 			t.Fatalf("close %d: %v", i+1, err)
 		}

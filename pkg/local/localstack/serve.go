@@ -16,6 +16,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/serve"
+	"github.com/llmgw/apitokens/pkg/usage/dynamousage"
 )
 
 // startServe builds what the ALB fronts: in lambda mode the serve handler
@@ -55,6 +56,7 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 		return nil, err
 	}
 	sc.Logger = logger
+	meter(&sc, s.Usage, *cfg)
 	h, err := serve.New(sc, core)
 	if err != nil {
 		return nil, err
@@ -84,4 +86,17 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 		}
 		albevent.WriteResponse(w, resp)
 	}), nil
+}
+
+// meter gives the serve handler the usage store and the limits, prices
+// and metering switches of cfg (LIMITS_FAIL_OPEN, USAGE_TRACKING), as the
+// serve main does in AWS. u is nil when there is no usage table: then the
+// handler gets no store at all (a nil *dynamousage.Store in a usage.Store
+// would be a non-nil interface).
+func meter(sc *serve.Config, u *dynamousage.Store, cfg config.Config) {
+	if u != nil {
+		sc.Usage = u
+	}
+	sc.Limits, sc.Prices = cfg.Limits, cfg.Prices
+	sc.LimitsFailOpen, sc.UsageTracking = cfg.LimitsFailOpen, cfg.UsageTracking
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 	"github.com/llmgw/apitokens/pkg/tokensvc"
+	"github.com/llmgw/apitokens/pkg/usage/dynamousage"
 	"github.com/llmgw/apitokens/pkg/wire"
 )
 
@@ -78,6 +79,10 @@ type Stack struct {
 	TableName string
 	// AuditTableName is the audit table beside it.
 	AuditTableName string
+	// UsageTableName is the usage table (schema.UsageTableName), and Usage
+	// the store on it that the serve path meters with.
+	UsageTableName string
+	Usage          *dynamousage.Store
 	// DynamoDBEndpoint is where the table lives.
 	DynamoDBEndpoint string
 	// Config is the runtime configuration the functions were given.
@@ -137,6 +142,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	defaults := map[string]string{
 		config.EnvTableName:         schema.TableName(deployment),
 		config.EnvAuditTableName:    schema.AuditTableName(deployment),
+		config.EnvUsageTableName:    schema.UsageTableName(deployment),
 		config.EnvAuthority:         s.URL + IssuerPath,
 		config.EnvClientID:          DefaultClientID,
 		config.EnvAdminGroup:        "lisa-admins",
@@ -151,6 +157,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.TableName = cfg.TableName
 	s.AuditTableName = cfg.AuditTableName
+	s.UsageTableName = cfg.UsageTableName
 
 	// DynamoDB Local, unless an endpoint is given.
 	s.DynamoDBEndpoint = cfg.DynamoDBEndpoint
@@ -187,10 +194,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := dynamostore.CreateAuditTable(ctx, client, cfg.AuditTableName); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", cfg.AuditTableName, err)
 	}
+	step("ensuring usage table %s with %s and %s", cfg.UsageTableName, schema.IndexUsageUsername, schema.IndexUsageMonth)
+	if err := dynamousage.CreateTable(ctx, client, cfg.UsageTableName); err != nil {
+		return nil, fmt.Errorf("create table %s: %w", cfg.UsageTableName, err)
+	}
 	s.Reads = dynamotest.NewCounting(client)
-	// The production store, with its production request bound: what the
+	// The production stores, with their production request bound: what the
 	// functions do when DynamoDB does not answer is part of what runs here.
 	st := dynamostore.New(s.Reads, cfg.TableName, dynamostore.WithAudit(cfg.AuditTableName, cfg.AuditRetention))
+	s.Usage = dynamousage.New(s.Reads, cfg.UsageTableName, cfg.UsageRetention)
 
 	// Development OIDC issuer. The console is served from the stack's own
 	// origin, so that is where a browser sign-in may return; the sign-in
@@ -227,7 +239,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	fresh := wire.FreshCore(cfg, st, logger)
 	fns := map[string]ProxyHandler{}
 	for name := range apigw.Handlers(nil) {
-		svc := tokensvc.New(st, apigw.ServiceConfig(cfg), tokensvc.WithLogger(logger))
+		opts := []tokensvc.Option{tokensvc.WithLogger(logger)}
+		if s.Usage != nil {
+			opts = append(opts, tokensvc.WithUsage(s.Usage))
+		}
+		svc := tokensvc.New(st, apigw.ServiceConfig(cfg), opts...)
 		fns[name] = ProxyHandler(apigw.Adapt(apigw.Handlers(svc)[name], fresh, logger))
 	}
 	gw := &Gateway{Authorizer: authorizer.New(mgmt, logger), Functions: fns, Logger: logger}

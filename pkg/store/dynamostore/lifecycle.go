@@ -94,6 +94,7 @@ func casUpdate(table string, old, next store.Token) *types.Update {
 		{schema.AttrDisabledAt, item.N(0)},
 		{schema.AttrUpdatedAt, item.N(0)},
 		{schema.AttrRotatedTo, item.S("")},
+		{schema.AttrLimits, item.S("")},
 	} {
 		field(attr.name, oldOpt[attr.name], newOpt[attr.name], attr.zero)
 	}

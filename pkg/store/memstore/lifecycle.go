@@ -51,6 +51,7 @@ func (s *Store) Update(ctx context.Context, old, updated store.Token, audit ...s
 	next.Name, next.Expiration = updated.Name, updated.Expiration
 	next.Disabled, next.DisabledBy, next.DisabledByAdmin, next.DisabledAt = updated.Disabled, updated.DisabledBy, updated.DisabledByAdmin, updated.DisabledAt
 	next.UpdatedAt = updated.UpdatedAt
+	next.Limits = clone(updated).Limits
 	e.tok = next
 	s.items[old.Hash] = e
 	s.record(audit)

@@ -324,6 +324,7 @@ func (s *Store) decodeCursor(str, mode, username string) (cursor, error) {
 // normalizes Groups to non-nil as the DynamoDB store returns it.
 func clone(t store.Token) store.Token {
 	t.Groups = slices.Clone(t.Groups)
+	t.Limits = t.Limits.Clone()
 	if t.Groups == nil {
 		t.Groups = []string{}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/store"
 )
@@ -25,6 +26,7 @@ var lifecycleTests = []struct {
 }{
 	{"LifecycleFieldsRoundTrip", testLifecycleFields},
 	{"Update", testUpdate},
+	{"Limits", testLimits},
 	{"UpdateRefused", testUpdateRefused},
 	{"UpdateConcurrent", testUpdateConcurrent},
 	{"Rotate", testRotate},
@@ -963,5 +965,55 @@ func testEventsLimit(t *testing.T, s store.Store) {
 	for _, limit := range []int{0, -1, 1001} {
 		_, err := s.Events(ctx, store.EventQuery{Limit: limit})
 		notSentinel(t, fmt.Sprintf("Events(Limit: %d)", limit), err)
+	}
+}
+
+// testLimits: a token's own limits are stored with it, replaced and
+// cleared by Update, compared by Update's compare-and-swap, and kept by a
+// rotation.
+func testLimits(t *testing.T, s store.Store) {
+	ctx := testContext(t, time.Minute)
+	ten, day := int64(10), int64(5000)
+	budget := 12.5
+	tok := newToken(t, "alice", false)
+	tok.Limits = &limits.Limits{RequestsPerMinute: &ten, TokensPerDay: &day, BudgetPerMonth: &budget}
+	mustCreate(ctx, t, s, tok)
+	got := mustGet(ctx, t, s, tok.Hash)
+	if !limits.Equal(got.Limits, tok.Limits) {
+		t.Fatalf("created with limits %s, read back %s", limits.Encode(tok.Limits), limits.Encode(got.Limits))
+	}
+	// The caller's copy is not the store's.
+	*tok.Limits.RequestsPerMinute = 99
+	if again := mustGet(ctx, t, s, tok.Hash); *again.Limits.RequestsPerMinute != 10 {
+		t.Fatal("the store shares the limits with the caller's token")
+	}
+
+	// Replace.
+	twenty := int64(20)
+	next := got
+	next.Limits = &limits.Limits{RequestsPerHour: &twenty}
+	next.UpdatedAt = created + 10
+	if err := s.Update(ctx, got, next); err != nil {
+		t.Fatalf("Update of limits: %v", err)
+	}
+	if g := mustGet(ctx, t, s, tok.Hash); limits.Encode(g.Limits) != `{"requestsPerHour":20}` {
+		t.Fatalf("after replacing, limits = %s", limits.Encode(g.Limits))
+	}
+	// A stale old (with the first limits) is a conflict, and changes nothing.
+	stale := next
+	stale.Limits = nil
+	stale.UpdatedAt = created + 20
+	if err := s.Update(ctx, got, stale); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Update from stale limits: %v, want ErrConflict", err)
+	}
+	// Clear.
+	cleared := next
+	cleared.Limits = nil
+	cleared.UpdatedAt = created + 30
+	if err := s.Update(ctx, next, cleared); err != nil {
+		t.Fatalf("Update clearing limits: %v", err)
+	}
+	if g := mustGet(ctx, t, s, tok.Hash); g.Limits != nil {
+		t.Fatalf("after clearing, limits = %s", limits.Encode(g.Limits))
 	}
 }

@@ -1,21 +1,43 @@
-// Edits a token's name and expiration. Only the fields that changed are
-// sent, so a concurrent change to the other one is not overwritten.
+// Edits a token's name, expiration and limits. Only the fields that changed
+// are sent, so a concurrent change to another one is not overwritten. The
+// limits are offered only when the API reports them (older servers do not).
 import { useEffect, useState } from "react";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
+import Header from "@cloudscape-design/components/header";
 import FormField from "@cloudscape-design/components/form-field";
 import Input from "@cloudscape-design/components/input";
 import Modal from "@cloudscape-design/components/modal";
 import SpaceBetween from "@cloudscape-design/components/space-between";
+import LimitsFields from "./LimitsFields";
 import ExpirationField, { expirationProblem, normalizeDate } from "./ExpirationField";
 import { errorMessage, type TokenPatch } from "../lib/api";
 import { endOfDayUnix, todayIn } from "../lib/dates";
 import { fieldForMessage } from "../lib/errors";
+import {
+  EMPTY_LIMIT_VALUES,
+  hasProblems,
+  isLimitsMessage,
+  LIMIT_FIELDS,
+  limitFieldForMessage,
+  limitsPatch,
+  limitsProblems,
+  limitValuesOf,
+  raisedFields,
+  type LimitErrors,
+  type LimitValues,
+} from "../lib/limits";
 import type { TokenItem } from "../lib/tokens";
 import { nameProblem } from "../lib/validation";
 
-export type EditableToken = Pick<TokenItem, "tokenUUID" | "name" | "username" | "tokenExpiration">;
+export type EditableToken = Pick<TokenItem, "tokenUUID" | "name" | "username" | "tokenExpiration"> &
+  Partial<Pick<TokenItem, "limits" | "effectiveLimits">>;
+
+/** Whether the API this token came from knows limits (it reports the effective ones). */
+export function supportsLimits(t: Partial<Pick<TokenItem, "limits" | "effectiveLimits">>): boolean {
+  return t.effectiveLimits !== undefined || t.limits !== undefined;
+}
 
 /** The calendar day ("YYYY-MM-DD") a token expires on in timeZone. */
 export function expirationDateOf(tokenExpiration: number, timeZone: string): string {
@@ -35,20 +57,25 @@ export function editPatch(token: EditableToken, name: string, date: string, time
 }
 
 export const NOTHING_CHANGED = "Change the name or the expiration date first.";
+export const NOTHING_CHANGED_WITH_LIMITS = "Change the name, the expiration date or the limits first.";
 
 export interface EditTokenModalProps {
   token: EditableToken | null;
   timeZone: string;
+  /** Admins may set any limits; a user may only lower those of their own token. */
+  canRaiseLimits?: boolean;
   onCancel: () => void;
   /** Sends the change; a rejection is shown in the dialog. */
   onSave: (tokenUUID: string, patch: TokenPatch) => Promise<void>;
 }
 
-export default function EditTokenModal({ token, timeZone, onCancel, onSave }: EditTokenModalProps) {
+export default function EditTokenModal({ token, timeZone, canRaiseLimits = false, onCancel, onSave }: EditTokenModalProps) {
   const [name, setName] = useState("");
   const [date, setDate] = useState("");
   const [nameError, setNameError] = useState<string>();
   const [dateError, setDateError] = useState<string>();
+  const [limitValues, setLimitValues] = useState<LimitValues>(EMPTY_LIMIT_VALUES);
+  const [limitErrors, setLimitErrors] = useState<LimitErrors>({});
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
 
@@ -58,10 +85,13 @@ export default function EditTokenModal({ token, timeZone, onCancel, onSave }: Ed
     setDate(expirationDateOf(token.tokenExpiration, timeZone));
     setNameError(undefined);
     setDateError(undefined);
+    setLimitValues(limitValuesOf(token.limits));
+    setLimitErrors({});
     setError(undefined);
   }, [token?.tokenUUID, timeZone]); // eslint-disable-line react-hooks/exhaustive-deps
 
   if (!token) return null;
+  const withLimits = supportsLimits(token);
 
   const cancel = () => {
     if (!busy) onCancel();
@@ -71,11 +101,19 @@ export default function EditTokenModal({ token, timeZone, onCancel, onSave }: Ed
     const patch = editPatch(token, name, date, timeZone);
     const nErr = patch.name !== undefined ? nameProblem(name) : undefined;
     const dErr = patch.tokenExpiration !== undefined || !normalizeDate(date) ? expirationProblem(date, timeZone) : undefined;
+    let lErrs: LimitErrors = {};
+    if (withLimits) {
+      lErrs = limitsProblems(limitValues);
+      if (!canRaiseLimits && !hasProblems(lErrs)) lErrs = raisedFields(token.effectiveLimits, limitValues);
+      const lp = limitsPatch(token.limits, limitValues);
+      if (lp !== undefined) patch.limits = lp;
+    }
     setNameError(nErr);
     setDateError(dErr);
-    if (nErr || dErr) return;
+    setLimitErrors(lErrs);
+    if (nErr || dErr || hasProblems(lErrs)) return;
     if (Object.keys(patch).length === 0) {
-      setError(NOTHING_CHANGED);
+      setError(withLimits ? NOTHING_CHANGED_WITH_LIMITS : NOTHING_CHANGED);
       return;
     }
     setBusy(true);
@@ -87,6 +125,14 @@ export default function EditTokenModal({ token, timeZone, onCancel, onSave }: Ed
       const f = fieldForMessage(msg);
       if (f === "name") setNameError(msg);
       if (f === "expiration") setDateError(msg);
+      const code = (err as { code?: string }).code;
+      if (withLimits && patch.limits !== undefined && isLimitsMessage(msg, code)) {
+        // On the field the message names, else on every field that changed.
+        const named = limitFieldForMessage(msg);
+        const own = limitValuesOf(token.limits);
+        const keys = named ? [named] : LIMIT_FIELDS.map((l) => l.key).filter((k) => limitValues[k].trim() !== own[k]);
+        setLimitErrors(Object.fromEntries(keys.map((k) => [k, msg])));
+      }
     } finally {
       setBusy(false);
     }
@@ -95,6 +141,7 @@ export default function EditTokenModal({ token, timeZone, onCancel, onSave }: Ed
   return (
     <Modal
       visible
+      size={withLimits ? "large" : "medium"}
       onDismiss={cancel}
       header="Edit token"
       closeAriaLabel="Close dialog"
@@ -135,6 +182,41 @@ export default function EditTokenModal({ token, timeZone, onCancel, onSave }: Ed
             timeZone={timeZone}
             errorText={dateError}
           />
+          {withLimits && (
+            <SpaceBetween size="s">
+              <Header
+                variant="h3"
+                description={
+                  canRaiseLimits
+                    ? "Optional. An empty field uses the deployment's defaults for this token's groups."
+                    : "You can lower the limits of your token; only an administrator can raise them."
+                }
+                actions={
+                  <Button
+                    onClick={() => {
+                      setLimitValues(EMPTY_LIMIT_VALUES);
+                      setLimitErrors({});
+                    }}
+                    disabled={busy}
+                  >
+                    Use the defaults
+                  </Button>
+                }
+              >
+                Limits
+              </Header>
+              <LimitsFields
+                values={limitValues}
+                effective={token.effectiveLimits}
+                errors={limitErrors}
+                disabled={busy}
+                onChange={(k, v) => {
+                  setLimitValues((vs) => ({ ...vs, [k]: v }));
+                  setLimitErrors((es) => ({ ...es, [k]: undefined }));
+                }}
+              />
+            </SpaceBetween>
+          )}
           {error && (
             <Alert type="error" header="The token was not changed">
               {error}

@@ -1,4 +1,4 @@
-// The per-token actions (edit, disable, enable, rotate, history) and their
+// The per-token actions (edit, disable, enable, rotate, history, usage) and their
 // dialogs, shared by the admin table and the user's own token page. After
 // every change onChanged runs so the page reloads what it shows.
 import { useCallback, useState } from "react";
@@ -7,16 +7,18 @@ import DisableTokenModal from "./DisableTokenModal";
 import RotateTokenModal from "./RotateTokenModal";
 import TokenDisplayModal from "./TokenDisplayModal";
 import TokenHistoryModal from "./TokenHistoryModal";
+import TokenUsageModal from "./TokenUsageModal";
 import { errorMessage } from "../lib/api";
 import { tokenStatus, type CreatedToken, type TokenItem, type TokenStatus } from "../lib/tokens";
 import { useSession } from "../session";
 
-export type TokenAction = "edit" | "disable" | "enable" | "rotate" | "history";
+export type TokenAction = "edit" | "disable" | "enable" | "rotate" | "history" | "usage";
 
 /** The token fields the actions use (a table row or a listed item). */
-export type ActionToken = Pick<TokenItem, "tokenUUID" | "name" | "username" | "tokenExpiration" | "isLegacy"> & {
-  status: TokenStatus;
-};
+export type ActionToken = Pick<TokenItem, "tokenUUID" | "name" | "username" | "tokenExpiration" | "isLegacy"> &
+  Partial<Pick<TokenItem, "limits" | "effectiveLimits">> & {
+    status: TokenStatus;
+  };
 
 export function actionToken(t: TokenItem): ActionToken {
   return { ...t, status: tokenStatus(t) };
@@ -24,6 +26,7 @@ export function actionToken(t: TokenItem): ActionToken {
 
 /** Why an action is not offered for a token, or undefined when it is. */
 export function actionDisabledReason(action: TokenAction, t: Pick<ActionToken, "status" | "isLegacy">): string | undefined {
+  if (t.isLegacy && action === "usage") return "Legacy tokens have no usage.";
   if (t.isLegacy && action !== "history") return "Legacy tokens cannot be changed.";
   switch (action) {
     case "edit":
@@ -38,6 +41,7 @@ export function actionDisabledReason(action: TokenAction, t: Pick<ActionToken, "
       if (t.status === "Rotated") return "The token has been rotated already.";
       return undefined;
     case "history":
+    case "usage":
       return undefined;
   }
 }
@@ -50,11 +54,12 @@ export interface TokenActions {
 }
 
 export function useTokenActions(onChanged: () => void): TokenActions {
-  const { api, config, notify, timeZone } = useSession();
+  const { api, config, notify, roles, timeZone } = useSession();
   const [editing, setEditing] = useState<ActionToken | null>(null);
   const [disabling, setDisabling] = useState<ActionToken | null>(null);
   const [rotating, setRotating] = useState<ActionToken | null>(null);
   const [history, setHistory] = useState<ActionToken | null>(null);
+  const [usage, setUsage] = useState<ActionToken | null>(null);
   // The new secret lives only here, in memory, until the dialog closes.
   const [rotated, setRotated] = useState<CreatedToken | null>(null);
 
@@ -81,18 +86,21 @@ export function useTokenActions(onChanged: () => void): TokenActions {
       else if (action === "disable") setDisabling(t);
       else if (action === "enable") void enable(t);
       else if (action === "rotate") setRotating(t);
+      else if (action === "usage") setUsage(t);
       else setHistory(t);
     },
     [enable],
   );
 
   const loadEvents = useCallback((uuid: string, next?: string) => api.tokenEvents(uuid, next), [api]);
+  const loadUsage = useCallback((uuid: string, range: { from: string; to: string }) => api.tokenUsage(uuid, range), [api]);
 
   const dialogs = (
     <>
       <EditTokenModal
         token={editing}
         timeZone={timeZone}
+        canRaiseLimits={Boolean(roles?.isAdmin)}
         onCancel={() => setEditing(null)}
         onSave={async (uuid, patch) => {
           await api.updateToken(uuid, patch);
@@ -124,6 +132,7 @@ export function useTokenActions(onChanged: () => void): TokenActions {
       />
       <TokenDisplayModal created={rotated} timeZone={timeZone} onClose={() => setRotated(null)} />
       <TokenHistoryModal token={history} timeZone={timeZone} load={loadEvents} onClose={() => setHistory(null)} />
+      <TokenUsageModal token={usage} load={loadUsage} onClose={() => setUsage(null)} />
     </>
   );
 

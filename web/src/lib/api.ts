@@ -4,14 +4,19 @@
 
 import { loadAllPages, type Page } from "./paginate";
 import type { TokenEvent } from "./events";
+import type { Limits } from "./limits";
 import type { CreatedToken, TokenItem } from "./tokens";
+import type { TokenUsage, UsageOverview } from "./usage";
 
 export class ApiError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** The machine-readable reason some answers carry, e.g. "limits_raised". */
+  readonly code?: string;
+  constructor(status: number, message: string, code?: string) {
     super(message);
     this.name = "ApiError";
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -25,6 +30,8 @@ export interface AdminCreateRequest {
   groups: string[];
   isSystemToken: boolean;
   tokenExpiration: number;
+  /** The token's own limits; left out for the deployment's defaults. */
+  limits?: Limits;
 }
 
 export interface OwnCreateRequest {
@@ -37,6 +44,8 @@ export interface TokenPatch {
   name?: string;
   tokenExpiration?: number;
   disabled?: boolean;
+  /** Replaces the token's own limits; null clears them (the defaults apply). */
+  limits?: Limits | null;
 }
 
 export interface RevokeUserResult {
@@ -96,7 +105,8 @@ export class ApiClient {
         data && typeof data === "object" && typeof (data as { message?: unknown }).message === "string"
           ? (data as { message: string }).message
           : `The token API answered HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`;
-      const err = new ApiError(res.status, msg);
+      const rawCode = data && typeof data === "object" ? (data as { code?: unknown; error?: { code?: unknown } }).code ?? (data as { error?: { code?: unknown } }).error?.code : undefined;
+      const err = new ApiError(res.status, msg, typeof rawCode === "string" ? rawCode : undefined);
       if (res.status === 401) this.opts.onUnauthorized?.(err);
       throw err;
     }
@@ -154,6 +164,25 @@ export class ApiClient {
     if (nextToken) q.set("nextToken", nextToken);
     const res = await this.request<{ events?: TokenEvent[]; nextToken?: string }>("GET", `/api-tokens/${encodeURIComponent(tokenUUID)}/events?${q}`);
     return { items: Array.isArray(res?.events) ? res.events : [], nextToken: res?.nextToken || undefined };
+  }
+
+  /** A token's usage per day (UTC) and in total; without a range the API's default (the last 30 days). */
+  tokenUsage(tokenUUID: string, range: { from?: string; to?: string } = {}, signal?: AbortSignal): Promise<TokenUsage> {
+    const q = new URLSearchParams();
+    if (range.from) q.set("from", range.from);
+    if (range.to) q.set("to", range.to);
+    const qs = q.toString() ? `?${q}` : "";
+    return this.request<TokenUsage>("GET", `/api-tokens/${encodeURIComponent(tokenUUID)}/usage${qs}`, undefined, signal);
+  }
+
+  /** Admins: the top users and tokens of a period (the API's default: this month). */
+  usageOverview(opts: { from?: string; to?: string; username?: string } = {}, signal?: AbortSignal): Promise<UsageOverview> {
+    const q = new URLSearchParams();
+    if (opts.username) q.set("username", opts.username);
+    if (opts.from) q.set("from", opts.from);
+    if (opts.to) q.set("to", opts.to);
+    const qs = q.toString() ? `?${q}` : "";
+    return this.request<UsageOverview>("GET", `/api-token-usage${qs}`, undefined, signal);
   }
 
   getSettings(): Promise<Settings> {

@@ -1,5 +1,6 @@
 // Token items as the API lists them, and the table's filtering and sorting
 // rules (kept free of React so they can be tested directly).
+import type { Limits } from "./limits";
 
 /** A token as GET /api-tokens/ lists it (never its secret). */
 export interface TokenItem {
@@ -27,6 +28,10 @@ export interface TokenItem {
   rotatedFrom?: string;
   /** The token that replaced this one; it still works until tokenExpiration (the grace period). */
   rotatedTo?: string;
+  /** The token's own limits; absent when it has none. */
+  limits?: Limits;
+  /** The limits that apply (own, else group, else default); older servers send none. */
+  effectiveLimits?: Limits;
 }
 
 /** The status the API reports for a token. */
@@ -48,6 +53,9 @@ export interface CreatedToken {
   rotatedFrom?: string;
   /** Set by a rotation: when the replaced token stops working (Unix seconds). */
   previousTokenExpiration?: number;
+  /** As on TokenItem: the token's own limits and those that apply. */
+  limits?: Limits;
+  effectiveLimits?: Limits;
 }
 
 export type TokenStatus = "Active" | "Expired" | "Disabled" | "Rotated" | "Legacy";

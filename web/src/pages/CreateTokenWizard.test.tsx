@@ -70,3 +70,52 @@ describe("CreateTokenWizard", () => {
     expect(create).not.toHaveBeenCalled();
   });
 });
+
+describe("CreateTokenWizard: limits", () => {
+  it("sends the limits that are set, with the right types, and shows them in the review", async () => {
+    const create = vi.fn().mockResolvedValue({ token: "t" });
+    render(<CreateTokenWizard timeZone="UTC" create={create} onCreated={() => undefined} onCancel={() => undefined} />);
+    type("Username", "johndoe");
+    type("Token name", "CI token");
+    await click("Next");
+    type("Expiration date", "2099/03/01");
+    type("Requests per minute", "60");
+    type("Model tokens per month", "1000000");
+    type("Budget per month", "12.5");
+    await click("Next");
+    expect(screen.getByText("60 requests / minute, 1,000,000 tokens / month, 12.50 per month")).toBeTruthy();
+    await click("Create");
+    expect(create.mock.calls[0][1].limits).toEqual({ requestsPerMinute: 60, tokensPerMonth: 1000000, budgetPerMonth: 12.5 });
+  });
+
+  it("refuses bad limits before moving on, and sends no limits when none is set", async () => {
+    const create = vi.fn().mockResolvedValue({ token: "t" });
+    render(<CreateTokenWizard timeZone="UTC" create={create} onCreated={() => undefined} onCancel={() => undefined} />);
+    type("Username", "johndoe");
+    type("Token name", "CI token");
+    await click("Next");
+    type("Requests per day", "0");
+    type("Budget per month", "0");
+    await click("Next");
+    expect(screen.getByLabelText("Requests per day").getAttribute("aria-invalid")).toBe("true");
+    expect(screen.getByText("Enter an amount greater than 0, e.g. 25 or 12.50, or leave it empty.")).toBeTruthy();
+    type("Requests per day", "");
+    type("Budget per month", "");
+    await click("Next");
+    expect(screen.getByText("The deployment's defaults")).toBeTruthy();
+    await click("Create");
+    expect(create.mock.calls[0][1]).not.toHaveProperty("limits");
+  });
+
+  it("puts an API error about a limit on that field", async () => {
+    const create = vi.fn().mockRejectedValueOnce(new ApiError(400, "limits.requestsPerHour must be at least 1"));
+    render(<CreateTokenWizard timeZone="UTC" create={create} onCreated={() => undefined} onCancel={() => undefined} />);
+    type("Username", "johndoe");
+    type("Token name", "CI token");
+    await click("Next");
+    type("Requests per hour", "5");
+    await click("Next");
+    await click("Create");
+    expect(screen.getByLabelText("Requests per hour").getAttribute("aria-invalid")).toBe("true");
+  });
+});

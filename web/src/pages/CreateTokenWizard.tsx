@@ -10,10 +10,22 @@ import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Toggle from "@cloudscape-design/components/toggle";
 import Wizard from "@cloudscape-design/components/wizard";
+import LimitsFields from "../components/LimitsFields";
 import ExpirationField, { expirationProblem, normalizeDate } from "../components/ExpirationField";
 import { errorMessage, type AdminCreateRequest } from "../lib/api";
 import { defaultExpirationDate, endOfDayUnix, formatWithZone, parseDate } from "../lib/dates";
 import { fieldForMessage, type FieldKey } from "../lib/errors";
+import {
+  EMPTY_LIMIT_VALUES,
+  hasProblems,
+  isLimitsMessage,
+  limitFieldForMessage,
+  limitLines,
+  limitsFromValues,
+  limitsProblems,
+  type LimitErrors,
+  type LimitValues,
+} from "../lib/limits";
 import type { CreatedToken } from "../lib/tokens";
 import { nameProblem } from "../lib/validation";
 
@@ -50,6 +62,8 @@ export default function CreateTokenWizard({ timeZone, create, onCreated, onCance
   const [isSystemToken, setIsSystemToken] = useState(false);
   const [groups, setGroups] = useState("");
   const [date, setDate] = useState(() => defaultExpirationDate(timeZone));
+  const [limitValues, setLimitValues] = useState<LimitValues>(EMPTY_LIMIT_VALUES);
+  const [limitErrors, setLimitErrors] = useState<LimitErrors>({});
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<FieldKey, string>>>({});
   const [apiError, setApiError] = useState<string>();
   const [submitting, setSubmitting] = useState(false);
@@ -68,10 +82,16 @@ export default function CreateTokenWizard({ timeZone, create, onCreated, onCance
       errs.username = usernameProblem(username);
       errs.name = nameProblem(name);
     }
-    if (target > 1) errs.expiration = expirationProblem(date, timeZone);
+    let lErrs: LimitErrors = {};
+    if (target > 1) {
+      errs.expiration = expirationProblem(date, timeZone);
+      lErrs = limitsProblems(limitValues);
+    }
     setFieldErrors(errs);
-    const bad = (Object.keys(errs) as FieldKey[]).filter((k) => errs[k]);
-    return bad.length ? Math.min(...bad.map((k) => STEP_OF[k])) : -1;
+    setLimitErrors(lErrs);
+    const bad = (Object.keys(errs) as FieldKey[]).filter((k) => errs[k]).map((k) => STEP_OF[k]);
+    if (hasProblems(lErrs)) bad.push(1);
+    return bad.length ? Math.min(...bad) : -1;
   };
 
   const submit = async () => {
@@ -83,20 +103,31 @@ export default function CreateTokenWizard({ timeZone, create, onCreated, onCance
     setSubmitting(true);
     setApiError(undefined);
     try {
-      const created = await create(username.trim(), {
+      const req: AdminCreateRequest = {
         name: name.trim(),
         groups: parseGroups(groups),
         isSystemToken,
         tokenExpiration: expiresAt!,
-      });
+      };
+      // Left out when empty, so a gateway without limits takes the request as before.
+      const limits = limitsFromValues(limitValues);
+      if (limits) req.limits = limits;
+      const created = await create(username.trim(), req);
       onCreated(created);
     } catch (err) {
       const msg = errorMessage(err);
       setApiError(msg);
       const field = fieldForMessage(msg);
-      if (field) {
+      const code = (err as { code?: string }).code;
+      const limitField = limitFieldForMessage(msg);
+      if (limitField) {
+        setLimitErrors({ [limitField]: msg });
+        setStep(1);
+      } else if (field) {
         setFieldErrors({ [field]: msg });
         setStep(STEP_OF[field]);
+      } else if (limitsFromValues(limitValues) && isLimitsMessage(msg, code)) {
+        setStep(1);
       }
     } finally {
       setSubmitting(false);
@@ -178,7 +209,7 @@ export default function CreateTokenWizard({ timeZone, create, onCreated, onCance
         },
         {
           title: "Permissions",
-          description: "What the token may do, and for how long.",
+          description: "What the token may do, for how long, and how much.",
           content: (
             <SpaceBetween size="m">
               {alert}
@@ -209,6 +240,22 @@ export default function CreateTokenWizard({ timeZone, create, onCreated, onCance
                   />
                 </SpaceBetween>
               </Container>
+              <Container
+                header={
+                  <Header variant="h2" description="Optional. An empty field uses the deployment's defaults for the token's groups.">
+                    Limits
+                  </Header>
+                }
+              >
+                <LimitsFields
+                  values={limitValues}
+                  errors={limitErrors}
+                  onChange={(k, v) => {
+                    setLimitValues((vs) => ({ ...vs, [k]: v }));
+                    setLimitErrors((es) => ({ ...es, [k]: undefined }));
+                  }}
+                />
+              </Container>
             </SpaceBetween>
           ),
         },
@@ -226,6 +273,10 @@ export default function CreateTokenWizard({ timeZone, create, onCreated, onCance
                     { label: "System token", value: isSystemToken ? "Yes" : "No" },
                     { label: "Groups", value: parseGroups(groups).join(", ") || "None" },
                     { label: "Expires", value: expiresAt ? formatWithZone(expiresAt, timeZone) : "-" },
+                    {
+                      label: "Limits",
+                      value: limitLines(hasProblems(limitsProblems(limitValues)) ? undefined : limitsFromValues(limitValues)).join(", ") || "The deployment's defaults",
+                    },
                   ]}
                 />
               </Container>

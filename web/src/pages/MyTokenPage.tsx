@@ -12,6 +12,8 @@ import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
 import DeleteTokenModal from "../components/DeleteTokenModal";
+import LimitsView from "../components/LimitsView";
+import TokenUsagePanel from "../components/TokenUsagePanel";
 import { actionDisabledReason, actionToken, useTokenActions, type TokenAction } from "../components/TokenActions";
 import ExpirationField, { expirationProblem, normalizeDate } from "../components/ExpirationField";
 import { errorMessage } from "../lib/api";
@@ -80,6 +82,7 @@ export default function MyTokenPage({ onCreated, onDeleted, onChanged }: MyToken
     onChanged?.();
   }, [load, onChanged]);
   const tokenActions = useTokenActions(reload);
+  const loadUsage = useCallback((uuid: string, range: { from: string; to: string }) => api.tokenUsage(uuid, range), [api]);
 
   if (!roles.isApiUser) {
     return (
@@ -135,38 +138,45 @@ export default function MyTokenPage({ onCreated, onDeleted, onChanged }: MyToken
     );
   } else if (token) {
     body = (
-      <Container
-        header={
-          <Header
-            variant="h2"
-            actions={
-              <SpaceBetween direction="horizontal" size="xs">
-                {ownActions(token).map(({ id, text, reason }) => (
-                  <Button key={id} disabled={Boolean(reason)} disabledReason={reason} onClick={() => tokenActions.run(id, actionToken(token))}>
-                    {text}
-                  </Button>
-                ))}
-                <Button onClick={() => setConfirmDelete(true)}>Delete</Button>
-              </SpaceBetween>
-            }
-          >
-            Your token
-          </Header>
-        }
-      >
-        <KeyValuePairs
-          columns={3}
-          items={[
-            { label: "Token name", value: token.name || "-" },
-            { label: "Status", value: <TokenStatusIndicator status={tokenStatus(token)} /> },
-            { label: "Created", value: formatWithZone(token.createdDate, timeZone) },
-            { label: "Expires", value: formatWithZone(token.tokenExpiration, timeZone) },
-            { label: "Last used", value: <LastUsed at={token.lastUsedAt} timeZone={timeZone} /> },
-            { label: "Groups", value: token.groups.join(", ") || "None" },
-            { label: "Token UUID", value: <Box variant="code">{token.tokenUUID}</Box> },
-          ]}
-        />
-      </Container>
+      <SpaceBetween size="m">
+        <Container
+          header={
+            <Header
+              variant="h2"
+              actions={
+                <SpaceBetween direction="horizontal" size="xs">
+                  {ownActions(token).map(({ id, text, reason }) => (
+                    <Button key={id} disabled={Boolean(reason)} disabledReason={reason} onClick={() => tokenActions.run(id, actionToken(token))}>
+                      {text}
+                    </Button>
+                  ))}
+                  <Button onClick={() => setConfirmDelete(true)}>Delete</Button>
+                </SpaceBetween>
+              }
+            >
+              Your token
+            </Header>
+          }
+        >
+          <KeyValuePairs
+            columns={3}
+            items={[
+              { label: "Token name", value: token.name || "-" },
+              { label: "Status", value: <TokenStatusIndicator status={tokenStatus(token)} /> },
+              { label: "Created", value: formatWithZone(token.createdDate, timeZone) },
+              { label: "Expires", value: formatWithZone(token.tokenExpiration, timeZone) },
+              { label: "Last used", value: <LastUsed at={token.lastUsedAt} timeZone={timeZone} /> },
+              { label: "Groups", value: token.groups.join(", ") || "None" },
+              { label: "Token UUID", value: <Box variant="code">{token.tokenUUID}</Box> },
+              // Older servers report no limits: the item is left out.
+              ...(token.effectiveLimits !== undefined ? [{ label: "Limits", value: <LimitsView effective={token.effectiveLimits} own={token.limits} /> }] : []),
+            ]}
+          />
+        </Container>
+        <Container header={<Header variant="h2" description="Calls made with your token, per UTC day.">Usage</Header>}>
+          <TokenUsagePanel key={token.tokenUUID} tokenUUID={token.tokenUUID} subject="your token" load={loadUsage} />
+        </Container>
+      </SpaceBetween>
     );
   } else {
     body = (

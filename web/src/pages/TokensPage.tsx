@@ -1,5 +1,5 @@
 // API Token Management (admins): every token in a filterable, sortable,
-// paginated table, with create, edit, disable, rotate, history, delete,
+// paginated table, with create, edit, disable, rotate, history, usage, delete,
 // revoke-all-of-a-user and refresh.
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useCollection } from "@cloudscape-design/collection-hooks";
@@ -161,7 +161,7 @@ function actionItems(row: TokenRow | undefined): ButtonDropdownProps.Item[] {
     return { id, text, disabled: Boolean(reason), disabledReason: reason };
   };
   const toggle = row?.status === "Disabled" ? item("enable", "Enable") : item("disable", "Disable");
-  return [item("edit", "Edit"), toggle, item("rotate", "Rotate"), item("history", "History")];
+  return [item("edit", "Edit"), toggle, item("rotate", "Rotate"), item("history", "History"), item("usage", "Usage")];
 }
 
 // Memoized so that flash messages and dialogs do not re-filter and re-sort the table.

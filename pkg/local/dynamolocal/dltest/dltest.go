@@ -1,4 +1,5 @@
-// Package dltest gives tests a DynamoDB endpoint and a fresh token table.
+// Package dltest gives tests a DynamoDB endpoint and fresh tables: a token
+// table (TokenTable) or a usage table (UsageTable).
 //
 // A test package that talks to DynamoDB adds
 //
@@ -41,6 +42,7 @@ import (
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore"
 	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
+	"github.com/llmgw/apitokens/pkg/usage/dynamousage"
 )
 
 // Environment variables read by this package.
@@ -167,6 +169,21 @@ func TokenTable(t testing.TB, client *dynamodb.Client) string {
 		t.Fatalf("dltest: create audit table %s: %v", audit, err)
 	}
 	dropAtCleanup(t, client, audit)
+	return name
+}
+
+// UsageTable creates a usage table (dynamousage.CreateTable: keys, both
+// indexes and the TTL from schema.Usage) with a unique name, deletes it
+// when t ends, and returns its name.
+func UsageTable(t testing.TB, client *dynamodb.Client) string {
+	t.Helper()
+	name := TableName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := dynamousage.CreateTable(ctx, client, name); err != nil {
+		t.Fatalf("dltest: create usage table %s: %v", name, err)
+	}
+	dropAtCleanup(t, client, name)
 	return name
 }
 

@@ -49,3 +49,22 @@ func TestTokenTable(t *testing.T) {
 		t.Errorf("table %s still exists after its test ended", table)
 	}
 }
+
+func TestUsageTable(t *testing.T) {
+	client := dltest.Client(t)
+	table := dltest.UsageTable(t, client)
+	out, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.Table.GlobalSecondaryIndexes); n != 2 {
+		t.Errorf("%d indexes, want 2", n)
+	}
+	ttl, err := client.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || aws.ToString(d.AttributeName) != "expiresAt" {
+		t.Errorf("TTL %+v, want on expiresAt", d)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/store"
 )
 
@@ -47,7 +48,8 @@ func SameMutable(a, b store.Token) bool {
 	return a.Name == b.Name && a.Expiration == b.Expiration &&
 		a.Disabled == b.Disabled && a.DisabledBy == b.DisabledBy &&
 		a.DisabledByAdmin == b.DisabledByAdmin && a.DisabledAt == b.DisabledAt &&
-		a.UpdatedAt == b.UpdatedAt && a.RotatedTo == b.RotatedTo
+		a.UpdatedAt == b.UpdatedAt && a.RotatedTo == b.RotatedTo &&
+		limits.Equal(a.Limits, b.Limits)
 }
 
 // Updatable refuses an Update that no store may make: a legacy item, a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/schema"
 	"github.com/llmgw/apitokens/pkg/secret"
 	"github.com/llmgw/apitokens/pkg/store"
@@ -90,6 +91,7 @@ func Optional(t store.Token) map[string]types.AttributeValue {
 	setN(schema.AttrLastUsedAt, t.LastUsedAt)
 	setS(schema.AttrRotatedFrom, t.RotatedFrom)
 	setS(schema.AttrRotatedTo, t.RotatedTo)
+	setS(schema.AttrLimits, limits.Encode(t.Limits))
 	return out
 }
 
@@ -182,6 +184,13 @@ func Decode(item map[string]types.AttributeValue) (store.Token, error) {
 		if *dst, err = optS(item, name); err != nil {
 			return fail(err)
 		}
+	}
+	raw, err := optS(item, schema.AttrLimits)
+	if err != nil {
+		return fail(err)
+	}
+	if t.Limits, err = limits.Decode(raw); err != nil {
+		return fail(fmt.Errorf("%s: %w", schema.AttrLimits, err))
 	}
 	for name, dst := range map[string]*int64{
 		schema.AttrDisabledAt: &t.DisabledAt,
