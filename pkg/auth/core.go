@@ -333,7 +333,7 @@ func (c *Core) fromAPIToken(ctx context.Context, cred string) (Principal, error)
 		e = entry{err: errDisabled}
 	default:
 		p := Principal{Username: t.Username, Groups: t.Groups, AuthType: AuthAPIToken, TokenUUID: t.UUID,
-			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem, Limits: t.Limits}
+			ExpiresAt: t.Expiration, IsSystemToken: t.IsSystem, Limits: t.Limits, UsageKey: store.UsageKeyOf(t)}
 		if p.Groups == nil {
 			p.Groups = []string{}
 		}

@@ -36,6 +36,10 @@ type Principal struct {
 	// serve path resolves them with the deployment's defaults. Not part of
 	// the authorizer context.
 	Limits *limits.Limits
+	// UsageKey is the key the API token's usage and rate counters are kept
+	// under (store.UsageKeyOf): the first token of its rotations. Not part
+	// of the authorizer context.
+	UsageKey string
 }
 
 // Groups names the groups that carry meaning for authorization.

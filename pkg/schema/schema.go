@@ -35,6 +35,7 @@ const (
 	AttrRotatedFrom     = "rotatedFrom"     // S: the tokenUUID this token replaced
 	AttrRotatedTo       = "rotatedTo"       // S: the tokenUUID that replaced this token
 	AttrLimits          = "limits"          // S: the token's own limits, JSON (limits.Limits); absent = none
+	AttrUsageKeyOf      = "usageKey"        // S: the tokenUUID its usage is counted under (the first of its rotations); absent = its own
 	// AttrGuardFor is set only on per-user guard items; it names the
 	// tokenUUID that holds the user's single non-system token slot.
 	AttrGuardFor = "guardFor"

@@ -69,7 +69,13 @@ func (h *Handler) admit(c *call, r *http.Request, modelCall bool) bool {
 	p := *c.principal
 	lim, token := h.limited(p)
 	global := h.cfg.Limits.Global != (limits.Global{})
-	m := &meter{tokenUUID: p.TokenUUID, username: p.Username, lim: lim, now: time.Now(), modelCall: modelCall}
+	// Counted under the token's usage key: a rotation keeps counting
+	// where the old token was, so it cannot start a limit afresh.
+	key := p.UsageKey
+	if key == "" {
+		key = p.TokenUUID
+	}
+	m := &meter{tokenUUID: key, username: p.Username, lim: lim, now: time.Now(), modelCall: modelCall}
 	m.record = token && modelCall && h.cfg.Usage != nil && (h.cfg.UsageTracking || !lim.IsZero())
 	c.meter = m
 	if lim.IsZero() && !global {
@@ -83,7 +89,7 @@ func (h *Handler) admit(c *call, r *http.Request, modelCall bool) bool {
 	ctx := r.Context()
 	counted := false
 	if !lim.IsZero() {
-		adm, err := h.cfg.Usage.Admit(ctx, usage.Admit{TokenUUID: p.TokenUUID, Username: p.Username, Limits: lim, Now: m.now})
+		adm, err := h.cfg.Usage.Admit(ctx, usage.Admit{TokenUUID: m.tokenUUID, Username: p.Username, Limits: lim, Now: m.now})
 		switch {
 		case err != nil:
 			if !h.limitsDown(c, r, "admit", err) {

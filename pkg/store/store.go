@@ -71,6 +71,19 @@ type Token struct {
 	// Limits are the token's own limits (set by admins); nil when it has
 	// none and the deployment's defaults apply (limits.Policy.Resolve).
 	Limits *limits.Limits
+	// UsageKey is the tokenUUID the token's usage and rate counters are
+	// kept under: the first token of its chain of rotations, so that
+	// rotating a token does not start its limits afresh. "" means its own
+	// UUID (see UsageKeyOf).
+	UsageKey string
+}
+
+// UsageKeyOf is the key t's usage is counted under.
+func UsageKeyOf(t Token) string {
+	if t.UsageKey != "" {
+		return t.UsageKey
+	}
+	return t.UUID
 }
 
 // Audit actions: what an Event records.

@@ -209,6 +209,9 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 		CreatedBy: caller.Username, CreatedVia: createdVia(caller), CreatedDate: now.Unix(),
 		Expiration: t.Expiration, Name: t.Name, Groups: slices.Clone(t.Groups), IsSystem: t.IsSystem,
 		RotatedFrom: t.UUID, Limits: cloneLimits(t.Limits),
+		// Its usage goes on where the old token's is: a rotation must not
+		// start the day's requests or the month's budget afresh.
+		UsageKey: store.UsageKeyOf(t),
 	}
 	if fresh.Groups == nil {
 		fresh.Groups = []string{}

@@ -101,20 +101,21 @@ func (s *Service) TokenUsage(ctx context.Context, caller auth.Principal, id stri
 		return TokenUsage{}, errNoUsage
 	}
 	found := false
-	if !caller.IsAdmin {
-		t, err := s.store.GetByUUID(ctx, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			// Deleted (or never existed): its rows name their owner.
-		case err != nil:
-			return TokenUsage{}, storeFailure(err, "find token")
-		case t.Username != caller.Username:
-			return TokenUsage{}, errNotFound
-		default:
-			found = true
-		}
+	key := id // a deleted token's usage is kept under its own id or its chain's
+	t, err := s.store.GetByUUID(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted (or never existed): its rows name their owner.
+	case err != nil:
+		return TokenUsage{}, storeFailure(err, "find token")
+	case !caller.IsAdmin && t.Username != caller.Username:
+		return TokenUsage{}, errNotFound
+	default:
+		found = true
+		// A rotated token's usage is that of its whole chain of rotations.
+		key = store.UsageKeyOf(t)
 	}
-	rows, err := s.usage.Days(ctx, id, from, to)
+	rows, err := s.usage.Days(ctx, key, from, to)
 	if err != nil {
 		return TokenUsage{}, usageFailure(err, "read the token's usage")
 	}

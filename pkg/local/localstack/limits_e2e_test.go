@@ -83,6 +83,23 @@ func TestLimitsOverHTTP(t *testing.T) {
 				t.Errorf("SDK error code %q", code)
 			}
 
+			// A rotation goes on counting where the old token was: it cannot
+			// start a limit afresh.
+			if sec := time.Now().UTC().Second(); sec > 50 {
+				time.Sleep(time.Duration(61-sec) * time.Second)
+			}
+			rtok, rid := mk(`{"requestsPerMinute":2}`)
+			for range 2 {
+				c.want(c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(rtok)...), 200)
+			}
+			rot := c.want(c.do("POST", "/api-tokens/"+rid+"/rotate", `{"gracePeriod":"0s"}`, bearer(admin)...), 201)
+			if a := c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(rot.str("token"))...); a.status != 429 {
+				t.Fatalf("the rotated token's first call: %d %s, want 429 (the old token used the minute's 2)", a.status, a.raw)
+			}
+			if tot := waitUsage(t, c, admin, rot.str("tokenUUID"), 2); int64(tot["requests"].(float64)) != 2 {
+				t.Errorf("the new token's usage does not carry the old one's: %v", tot)
+			}
+
 			// Usage of a non-streamed and a streamed call.
 			tok2, id2 := mk(`{"tokensPerDay":100000}`)
 			plain := c.want(c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(tok2)...), 200)

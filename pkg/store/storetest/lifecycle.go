@@ -977,8 +977,12 @@ func testLimits(t *testing.T, s store.Store) {
 	budget := 12.5
 	tok := newToken(t, "alice", false)
 	tok.Limits = &limits.Limits{RequestsPerMinute: &ten, TokensPerDay: &day, BudgetPerMonth: &budget}
+	tok.UsageKey = "5b0c3e0e-0d7c-4a57-9c43-6f1e2b7c9a10"
 	mustCreate(ctx, t, s, tok)
 	got := mustGet(ctx, t, s, tok.Hash)
+	if got.UsageKey != tok.UsageKey || store.UsageKeyOf(got) != tok.UsageKey {
+		t.Fatalf("usage key %q read back as %q", tok.UsageKey, got.UsageKey)
+	}
 	if !limits.Equal(got.Limits, tok.Limits) {
 		t.Fatalf("created with limits %s, read back %s", limits.Encode(tok.Limits), limits.Encode(got.Limits))
 	}

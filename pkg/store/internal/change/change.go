@@ -36,6 +36,8 @@ func Immutable(a, b store.Token) error {
 		return errors.New("a token cannot become or stop being a system token")
 	case a.RotatedFrom != b.RotatedFrom:
 		return errors.New("rotatedFrom cannot change")
+	case a.UsageKey != b.UsageKey:
+		return errors.New("the usage key cannot change")
 	}
 	return nil
 }

@@ -92,6 +92,7 @@ func Optional(t store.Token) map[string]types.AttributeValue {
 	setS(schema.AttrRotatedFrom, t.RotatedFrom)
 	setS(schema.AttrRotatedTo, t.RotatedTo)
 	setS(schema.AttrLimits, limits.Encode(t.Limits))
+	setS(schema.AttrUsageKeyOf, t.UsageKey)
 	return out
 }
 
@@ -180,6 +181,7 @@ func Decode(item map[string]types.AttributeValue) (store.Token, error) {
 		schema.AttrDisabledBy:  &t.DisabledBy,
 		schema.AttrRotatedFrom: &t.RotatedFrom,
 		schema.AttrRotatedTo:   &t.RotatedTo,
+		schema.AttrUsageKeyOf:  &t.UsageKey,
 	} {
 		if *dst, err = optS(item, name); err != nil {
 			return fail(err)
