@@ -46,8 +46,9 @@ type Handler struct {
 
 	// records are the usage writes still running after their answers (in
 	// streaming mode, where the process outlives the call): see
-	// WaitRecords.
-	records sync.WaitGroup
+	// WaitRecords. recordSlots bounds how many run at once.
+	records     sync.WaitGroup
+	recordSlots chan struct{}
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -65,7 +66,7 @@ func New(cfg Config, authn auth.Authenticator) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, perms: perms, authn: authn}, nil
+	return &Handler{cfg: cfg, perms: perms, authn: authn, recordSlots: make(chan struct{}, maxBackgroundRecords)}, nil
 }
 
 // call is the state of one request, for its answer and its log line.

@@ -361,9 +361,24 @@ func (h *Handler) record(r *http.Request, c *call) {
 	// In streaming mode the answer ends when the handler returns (the
 	// last bytes and the end of a chunked body are written then): the
 	// write runs beside it, so the caller never waits for it, and a
-	// graceful shutdown waits for it (WaitRecords).
-	h.records.Go(write)
+	// graceful shutdown waits for it (WaitRecords). At most
+	// maxBackgroundRecords run so; beyond that the call waits for its own
+	// write, so that a usage table slower than the calls slows the calls
+	// down instead of piling up writes without bound (and starving the
+	// token reads that every call needs).
+	select {
+	case h.recordSlots <- struct{}{}:
+		h.records.Go(func() {
+			defer func() { <-h.recordSlots }()
+			write()
+		})
+	default:
+		write()
+	}
 }
+
+// maxBackgroundRecords bounds the usage writes running beside answers.
+const maxBackgroundRecords = 64
 
 // WaitRecords waits until every usage write still running after its
 // answer has finished, or ctx ends (then it returns ctx's error). A
