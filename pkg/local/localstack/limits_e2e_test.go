@@ -75,7 +75,8 @@ func TestLimitsOverHTTP(t *testing.T) {
 			}
 
 			// The OpenAI SDK: a rate-limit error with the code.
-			sdkc := openai.NewClient(option.WithBaseURL(s.URL+"/v2/serve/"), option.WithAPIKey(tok), option.WithMaxRetries(0))
+			// The stack client's HTTP client, whose idle connections the test closes before the stack.
+			sdkc := openai.NewClient(option.WithBaseURL(s.URL+"/v2/serve/"), option.WithAPIKey(tok), option.WithMaxRetries(0), option.WithHTTPClient(c.http))
 			_, err := sdkc.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 				Model: devupstream.ModelEcho, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("again")},
 			})
