@@ -380,6 +380,14 @@ func (h *Handler) record(r *http.Request, c *call) {
 // maxBackgroundRecords bounds the usage writes running beside answers.
 const maxBackgroundRecords = 64
 
+// CloseIdleConnections closes the handler's idle connections to the
+// upstream. An upstream call may dial a connection that another one's
+// freed connection makes unneeded; the upstream's server counts such a
+// connection, which never carried a request, as busy for several seconds
+// when it shuts down gracefully, so whoever stops both (the local stack)
+// closes these first.
+func (h *Handler) CloseIdleConnections() { h.cfg.Client.CloseIdleConnections() }
+
 // WaitRecords waits until every usage write still running after its
 // answer has finished, or ctx ends (then it returns ctx's error). A
 // container calls it after it stopped taking calls, so that no call's

@@ -41,7 +41,10 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 		s.closers = append(s.closers, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			return srv.Shutdown(ctx)
+			if err := srv.Shutdown(ctx); err != nil {
+				return fmt.Errorf("development upstream: shutdown: %w", err)
+			}
+			return nil
 		})
 		s.Upstream = up
 		cfg.ServeUpstreamURL = "http://" + ln.Addr().String() + devupstream.BasePath
@@ -61,6 +64,19 @@ func (s *Stack) startServe(ctx context.Context, cfg *config.Config, core auth.Au
 	if err != nil {
 		return nil, err
 	}
+	// Runs before the development upstream's shutdown (closers run in
+	// reverse): the usage writes still running after their answers end
+	// first, then the connections to the upstream are let go.
+	s.closers = append(s.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := h.WaitRecords(ctx)
+		h.CloseIdleConnections()
+		if err != nil {
+			return fmt.Errorf("serve: usage writes still running: %w", err)
+		}
+		return nil
+	})
 	if cfg.ServeMode == config.ServeModeContainer {
 		step("serve path in container mode: streaming, no ALB event conversion")
 		return h, nil

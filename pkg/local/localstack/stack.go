@@ -277,7 +277,7 @@ func (s *Stack) Close() error {
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := s.server.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("local stack: shutdown: %w", err))
 		}
 		cancel()
 	} else if s.listener != nil {
