@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,16 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/google/uuid"
 
-	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/local/devoidc"
-	"github.com/llmgw/apitokens/pkg/local/devupstream"
-	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/lambdaemu"
-	"github.com/llmgw/apitokens/pkg/secret"
-	"github.com/llmgw/apitokens/pkg/store"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // BenchmarkColdStart is figure 4 of BENCHMARKS.md: each iteration starts a
@@ -40,34 +31,9 @@ import (
 // -tags lambda.norpc, -trimpath, -ldflags='-s -w'), for this machine's
 // architecture so that they can run here; binary-bytes is that file's size.
 func BenchmarkColdStart(b *testing.B) {
-	client := dltest.Client(b)
-	table := dltest.TokenTable(b, client)
-	plain, err := secret.Generate(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now()
-	if err := dynamotest.New(client, table).Create(context.Background(), store.Token{
-		Hash: secret.Hash(plain), UUID: uuid.NewString(), Username: "bench-user", CreatedBy: "bench",
-		CreatedDate: now.Unix(), Expiration: now.Add(24 * time.Hour).Unix(), Name: "bench",
-		Groups: []string{"lisa-api-users"},
-	}); err != nil {
-		b.Fatalf("create token: %v", err)
-	}
-	issuer, oidcSrv, err := devoidc.NewTestServer(devoidc.Options{Audience: "lisa-local"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(oidcSrv.Close)
-	upSrv := httptest.NewServer(devupstream.New(devupstream.Options{APIKey: "upstream-key"}))
-	b.Cleanup(upSrv.Close)
-	env := map[string]string{
-		config.EnvTableName: table, config.EnvDynamoDBEndpoint: dltest.Endpoint(b),
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-		config.EnvAdminGroup: "lisa-admins", config.EnvUserGroup: "lisa-users", config.EnvAPIGroup: "lisa-api-users",
-		config.EnvAuthority: issuer.URL(), config.EnvClientID: "lisa-local", config.EnvJWTGroupsProperty: "groups",
-		config.EnvServeUpstreamURL: upSrv.URL + devupstream.BasePath, config.EnvServeUpstreamKey: "upstream-key",
-	}
+	l := newLive(b, nil)
+	env := l.Env
+	plain := l.apiToken(b, "bench-user", "bench")
 
 	fns := []struct {
 		name, pkg, event, placeholder string

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -20,8 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/local/devoidc"
-	"github.com/llmgw/apitokens/pkg/local/devupstream"
 	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/lambdaemu"
 	"github.com/llmgw/apitokens/pkg/schema"
@@ -47,25 +44,10 @@ func fixture(t *testing.T, path string, replace ...string) []byte {
 }
 
 func TestBootstrapBinaries(t *testing.T) {
-	client := dltest.Client(t)
-	table := dltest.TokenTable(t, client)
-	issuer, oidcSrv, err := devoidc.NewTestServer(devoidc.Options{Audience: "lisa-local"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oidcSrv.Close()
-	up := devupstream.New(devupstream.Options{APIKey: "upstream-key"})
-	upSrv := httptest.NewServer(up)
-	defer upSrv.Close()
-
-	env := map[string]string{
-		config.EnvTableName: table, config.EnvAuditTableName: dynamotest.AuditTable(table), config.EnvDynamoDBEndpoint: dltest.Endpoint(t),
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-		config.EnvAdminGroup: "lisa-admins", config.EnvUserGroup: "lisa-users", config.EnvAPIGroup: "lisa-api-users",
-		config.EnvAuthority: issuer.URL(), config.EnvClientID: "lisa-local", config.EnvJWTGroupsProperty: "groups",
-		config.EnvServeUpstreamURL: upSrv.URL + devupstream.BasePath, config.EnvServeUpstreamKey: "upstream-key",
-		config.EnvTokenCacheSeconds: "0",
-	}
+	l := newLive(t, map[string]string{config.EnvTokenCacheSeconds: "0"})
+	client, table, issuer := dltest.Client(t), l.Table, l.Issuer
+	env := l.Env
+	env[config.EnvAuditTableName] = dynamotest.AuditTable(table)
 	start := func(t *testing.T, pkg string) *lambdaemu.Function {
 		t.Helper()
 		bin := lambdaemu.Build(t, pkg)

@@ -3,13 +3,11 @@ package functions_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -18,16 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/llmgw/apitokens/pkg/config"
-	"github.com/llmgw/apitokens/pkg/local/devoidc"
 	"github.com/llmgw/apitokens/pkg/local/devupstream"
-	"github.com/llmgw/apitokens/pkg/local/dynamolocal/dltest"
 	"github.com/llmgw/apitokens/pkg/local/lambdaemu"
-	"github.com/llmgw/apitokens/pkg/secret"
-	"github.com/llmgw/apitokens/pkg/store"
-	"github.com/llmgw/apitokens/pkg/store/dynamostore/dynamotest"
 )
 
 // lockedBuffer collects a child's stdout and stderr, written from the
@@ -224,35 +215,9 @@ func (c *container) refusesNewConnections(d time.Duration) (bool, string) {
 // is done, new connections are refused from the signal on, and a stream
 // longer than the drain time is cut when the drain time is over.
 func TestContainerSIGTERM(t *testing.T) {
-	client := dltest.Client(t)
-	table := dltest.TokenTable(t, client)
-	token, err := secret.Generate(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	if err := dynamotest.New(client, table).Create(context.Background(), store.Token{
-		Hash: secret.Hash(token), UUID: uuid.NewString(), Username: "stream-user", CreatedBy: "test",
-		CreatedDate: now.Unix(), Expiration: now.Add(24 * time.Hour).Unix(), Name: "sigterm",
-		Groups: []string{"lisa-api-users"},
-	}); err != nil {
-		t.Fatalf("create token: %v", err)
-	}
-	issuer, oidcSrv, err := devoidc.NewTestServer(devoidc.Options{Audience: "lisa-local"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(oidcSrv.Close)
-	upSrv := httptest.NewServer(devupstream.New(devupstream.Options{APIKey: "upstream-key"}))
-	t.Cleanup(upSrv.Close)
-	env := map[string]string{
-		config.EnvTableName: table, config.EnvDynamoDBEndpoint: dltest.Endpoint(t),
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-		config.EnvAdminGroup: "lisa-admins", config.EnvUserGroup: "lisa-users", config.EnvAPIGroup: "lisa-api-users",
-		config.EnvAuthority: issuer.URL(), config.EnvClientID: "lisa-local", config.EnvJWTGroupsProperty: "groups",
-		config.EnvServeUpstreamURL: upSrv.URL + devupstream.BasePath, config.EnvServeUpstreamKey: "upstream-key",
-		config.EnvTokenCacheSeconds: "0",
-	}
+	l := newLive(t, map[string]string{config.EnvTokenCacheSeconds: "0"})
+	env := l.Env
+	token := l.apiToken(t, "stream-user", "sigterm")
 	bin := lambdaemu.Build(t, "./serve")
 
 	t.Run("drains", func(t *testing.T) {
