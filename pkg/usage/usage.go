@@ -58,6 +58,28 @@ type Admission struct {
 	CostMonthNanos                            int64 // billionths of the budget's unit
 }
 
+// DayLimitReached returns the first of l's request limits and its
+// tokensPerDay, in that order of precedence, that adm's counts have
+// reached, or "" if none has. A store refuses a call by the name it
+// returns.
+func DayLimitReached(l limits.Limits, adm Admission) string {
+	for _, c := range []struct {
+		name  string
+		limit *int64
+		count int64
+	}{
+		{"requestsPerMinute", l.RequestsPerMinute, adm.RequestsMinute},
+		{"requestsPerHour", l.RequestsPerHour, adm.RequestsHour},
+		{"requestsPerDay", l.RequestsPerDay, adm.RequestsDay},
+		{"tokensPerDay", l.TokensPerDay, adm.TokensDay},
+	} {
+		if c.limit != nil && c.count >= *c.limit {
+			return c.name
+		}
+	}
+	return ""
+}
+
 // Usage is what one finished call used.
 type Usage struct {
 	Requests         int64 // 1 unless Admit already counted the request

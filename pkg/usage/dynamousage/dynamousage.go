@@ -270,20 +270,8 @@ func (st *Store) count(ctx context.Context, token, username string, w limits.Win
 			old = got.Item
 		}
 		adm = dayCounts(adm, w, old)
-		for _, c := range []struct {
-			name  string
-			limit *int64
-			count int64
-		}{
-			{"requestsPerMinute", l.RequestsPerMinute, adm.RequestsMinute},
-			{"requestsPerHour", l.RequestsPerHour, adm.RequestsHour},
-			{"requestsPerDay", l.RequestsPerDay, adm.RequestsDay},
-			{"tokensPerDay", l.TokensPerDay, adm.TokensDay},
-		} {
-			if c.limit != nil && c.count >= *c.limit {
-				adm.Refused = c.name
-				return adm, nil
-			}
+		if adm.Refused = usage.DayLimitReached(l, adm); adm.Refused != "" {
+			return adm, nil
 		}
 		// The item changed between the failed check and the read (an
 		// Unadmit, a new minute): say so rather than guess.

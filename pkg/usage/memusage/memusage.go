@@ -124,20 +124,8 @@ func (s *Store) admitRequests(token, username string, w limits.Windows, l limits
 	k := key{token, w.Day}
 	d := s.item(k, false)
 	adm = s.counts(adm, w, d)
-	for _, c := range []struct {
-		name  string
-		limit *int64
-		count int64
-	}{
-		{"requestsPerMinute", l.RequestsPerMinute, adm.RequestsMinute},
-		{"requestsPerHour", l.RequestsPerHour, adm.RequestsHour},
-		{"requestsPerDay", l.RequestsPerDay, adm.RequestsDay},
-		{"tokensPerDay", l.TokensPerDay, adm.TokensDay},
-	} {
-		if c.limit != nil && c.count >= *c.limit {
-			adm.Refused = c.name
-			return adm
-		}
+	if adm.Refused = usage.DayLimitReached(l, adm); adm.Refused != "" {
+		return adm
 	}
 	adm.Allowed = true
 	if !l.HasRequests() {
