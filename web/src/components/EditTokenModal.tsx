@@ -2,14 +2,13 @@
 // are sent, so a concurrent change to another one is not overwritten. The
 // limits are offered only when the API reports them (older servers do not).
 import { useEffect, useState } from "react";
-import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Header from "@cloudscape-design/components/header";
 import FormField from "@cloudscape-design/components/form-field";
 import Input from "@cloudscape-design/components/input";
-import Modal from "@cloudscape-design/components/modal";
 import SpaceBetween from "@cloudscape-design/components/space-between";
+import ConfirmModal, { useConfirmAction } from "./ConfirmModal";
 import LimitsFields from "./LimitsFields";
 import ExpirationField, { expirationProblem, normalizeDate } from "./ExpirationField";
 import { errorMessage, type TokenPatch } from "../lib/api";
@@ -76,8 +75,8 @@ export default function EditTokenModal({ token, timeZone, canRaiseLimits = false
   const [dateError, setDateError] = useState<string>();
   const [limitValues, setLimitValues] = useState<LimitValues>(EMPTY_LIMIT_VALUES);
   const [limitErrors, setLimitErrors] = useState<LimitErrors>({});
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const action = useConfirmAction();
+  const { busy, setError } = action;
 
   useEffect(() => {
     if (!token) return;
@@ -93,11 +92,10 @@ export default function EditTokenModal({ token, timeZone, canRaiseLimits = false
   if (!token) return null;
   const withLimits = supportsLimits(token);
 
-  const cancel = () => {
-    if (!busy) onCancel();
-  };
+  // Runs as the dialog's action: a problem with the fields is shown on them
+  // and nothing is sent; the API's refusal is shown on the fields it names
+  // as well as in the dialog's alert.
   const save = async () => {
-    setError(undefined);
     const patch = editPatch(token, name, date, timeZone);
     const nErr = patch.name !== undefined ? nameProblem(name) : undefined;
     const dErr = patch.tokenExpiration !== undefined || !normalizeDate(date) ? expirationProblem(date, timeZone) : undefined;
@@ -116,12 +114,10 @@ export default function EditTokenModal({ token, timeZone, canRaiseLimits = false
       setError(withLimits ? NOTHING_CHANGED_WITH_LIMITS : NOTHING_CHANGED);
       return;
     }
-    setBusy(true);
     try {
       await onSave(token.tokenUUID, patch);
     } catch (err) {
       const msg = errorMessage(err);
-      setError(msg);
       const f = fieldForMessage(msg);
       if (f === "name") setNameError(msg);
       if (f === "expiration") setDateError(msg);
@@ -133,97 +129,79 @@ export default function EditTokenModal({ token, timeZone, canRaiseLimits = false
         const keys = named ? [named] : LIMIT_FIELDS.map((l) => l.key).filter((k) => limitValues[k].trim() !== own[k]);
         setLimitErrors(Object.fromEntries(keys.map((k) => [k, msg])));
       }
-    } finally {
-      setBusy(false);
+      throw err;
     }
   };
 
   return (
-    <Modal
-      visible
-      size={withLimits ? "large" : "medium"}
-      onDismiss={cancel}
+    <ConfirmModal
       header="Edit token"
-      closeAriaLabel="Close dialog"
-      footer={
-        <Box float="right">
-          <SpaceBetween direction="horizontal" size="xs">
-            <Button variant="link" onClick={cancel} disabled={busy}>
-              Cancel
-            </Button>
-            <Button variant="primary" onClick={save} loading={busy}>
-              Save changes
-            </Button>
-          </SpaceBetween>
-        </Box>
-      }
+      confirmLabel="Save changes"
+      errorHeader="The token was not changed"
+      onConfirm={save}
+      onCancel={onCancel}
+      size={withLimits ? "large" : "medium"}
+      form
+      spacing="l"
+      action={action}
     >
-      <form onSubmit={(e) => e.preventDefault()}>
-        <SpaceBetween size="l">
-          <Box variant="p">
-            Token of {token.username} (<Box variant="code">{token.tokenUUID}</Box>).
-          </Box>
-          <FormField label="Token name" description="Up to 128 characters." errorText={nameError}>
-            <Input
-              value={name}
-              onChange={({ detail }) => {
-                setName(detail.value);
-                setNameError(undefined);
-              }}
-              autoComplete={false}
-            />
-          </FormField>
-          <ExpirationField
-            value={date}
-            onChange={(v) => {
-              setDate(v);
-              setDateError(undefined);
-            }}
-            timeZone={timeZone}
-            errorText={dateError}
-          />
-          {withLimits && (
-            <SpaceBetween size="s">
-              <Header
-                variant="h3"
-                description={
-                  canRaiseLimits
-                    ? "Optional. An empty field uses the deployment's defaults for this token's groups."
-                    : "You can lower the limits of your token; only an administrator can raise them."
-                }
-                actions={
-                  <Button
-                    onClick={() => {
-                      setLimitValues(EMPTY_LIMIT_VALUES);
-                      setLimitErrors({});
-                    }}
-                    disabled={busy}
-                  >
-                    Use the defaults
-                  </Button>
-                }
-              >
-                Limits
-              </Header>
-              <LimitsFields
-                values={limitValues}
-                effective={token.effectiveLimits}
-                errors={limitErrors}
-                disabled={busy}
-                onChange={(k, v) => {
-                  setLimitValues((vs) => ({ ...vs, [k]: v }));
-                  setLimitErrors((es) => ({ ...es, [k]: undefined }));
+      <Box variant="p">
+        Token of {token.username} (<Box variant="code">{token.tokenUUID}</Box>).
+      </Box>
+      <FormField label="Token name" description="Up to 128 characters." errorText={nameError}>
+        <Input
+          value={name}
+          onChange={({ detail }) => {
+            setName(detail.value);
+            setNameError(undefined);
+          }}
+          autoComplete={false}
+        />
+      </FormField>
+      <ExpirationField
+        value={date}
+        onChange={(v) => {
+          setDate(v);
+          setDateError(undefined);
+        }}
+        timeZone={timeZone}
+        errorText={dateError}
+      />
+      {withLimits && (
+        <SpaceBetween size="s">
+          <Header
+            variant="h3"
+            description={
+              canRaiseLimits
+                ? "Optional. An empty field uses the deployment's defaults for this token's groups."
+                : "You can lower the limits of your token; only an administrator can raise them."
+            }
+            actions={
+              <Button
+                onClick={() => {
+                  setLimitValues(EMPTY_LIMIT_VALUES);
+                  setLimitErrors({});
                 }}
-              />
-            </SpaceBetween>
-          )}
-          {error && (
-            <Alert type="error" header="The token was not changed">
-              {error}
-            </Alert>
-          )}
+                disabled={busy}
+              >
+                Use the defaults
+              </Button>
+            }
+          >
+            Limits
+          </Header>
+          <LimitsFields
+            values={limitValues}
+            effective={token.effectiveLimits}
+            errors={limitErrors}
+            disabled={busy}
+            onChange={(k, v) => {
+              setLimitValues((vs) => ({ ...vs, [k]: v }));
+              setLimitErrors((es) => ({ ...es, [k]: undefined }));
+            }}
+          />
         </SpaceBetween>
-      </form>
-    </Modal>
+      )}
+    </ConfirmModal>
   );
 }

@@ -3,14 +3,11 @@
 // pattern), since this cannot be undone.
 import { useEffect, useState } from "react";
 import Alert from "@cloudscape-design/components/alert";
-import Box from "@cloudscape-design/components/box";
-import Button from "@cloudscape-design/components/button";
 import Checkbox from "@cloudscape-design/components/checkbox";
 import FormField from "@cloudscape-design/components/form-field";
 import Input from "@cloudscape-design/components/input";
-import Modal from "@cloudscape-design/components/modal";
-import SpaceBetween from "@cloudscape-design/components/space-between";
-import { errorMessage, type RevokeUserResult } from "../lib/api";
+import ConfirmModal from "./ConfirmModal";
+import type { RevokeUserResult } from "../lib/api";
 import { deleteNotice } from "../messages";
 
 export interface RevokeUserTokensModalProps {
@@ -30,89 +27,56 @@ export default function RevokeUserTokensModal({ visible, onCancel, revoke, onRev
   const [username, setUsername] = useState("");
   const [includeSystem, setIncludeSystem] = useState(false);
   const [confirmText, setConfirmText] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
 
   useEffect(() => {
     if (!visible) return;
     setUsername("");
     setIncludeSystem(false);
     setConfirmText("");
-    setError(undefined);
   }, [visible]);
 
   if (!visible) return null;
 
   const user = username.trim();
   const confirmed = user !== "" && confirmText.trim() === user;
-  const cancel = () => {
-    if (!busy) onCancel();
-  };
-  const confirm = async () => {
-    if (!confirmed) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const res = await revoke(user, includeSystem);
-      onRevoked(user, res);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
-    <Modal
-      visible
-      onDismiss={cancel}
+    <ConfirmModal
       header="Revoke all tokens of a user"
-      closeAriaLabel="Close dialog"
-      footer={
-        <Box float="right">
-          <SpaceBetween direction="horizontal" size="xs">
-            <Button variant="link" onClick={cancel} disabled={busy}>
-              Cancel
-            </Button>
-            <Button variant="primary" onClick={confirm} loading={busy} disabled={!confirmed}>
-              Revoke all
-            </Button>
-          </SpaceBetween>
-        </Box>
-      }
+      confirmLabel="Revoke all"
+      errorHeader="The tokens were not revoked"
+      onConfirm={async () => {
+        const res = await revoke(user, includeSystem);
+        onRevoked(user, res);
+      }}
+      onCancel={onCancel}
+      confirmDisabled={!confirmed}
+      form
+      spacing="l"
     >
-      <form onSubmit={(e) => e.preventDefault()}>
-        <SpaceBetween size="l">
-          <Alert type="warning">
-            Every token of the user is deleted; this cannot be undone. {deleteNotice(revocationSeconds)}
-          </Alert>
-          <FormField label="Username" description="The user whose tokens are revoked.">
-            <Input value={username} onChange={({ detail }) => setUsername(detail.value)} autoComplete={false} spellcheck={false} />
-          </FormField>
-          <Checkbox checked={includeSystem} onChange={({ detail }) => setIncludeSystem(detail.checked)} description="Service tokens of this user are kept unless this is ticked.">
-            Include system tokens
-          </Checkbox>
-          <FormField
-            label="Confirm the username"
-            description={user ? `To confirm, type "${user}".` : "Enter the username above first, then type it here again."}
-          >
-            <Input
-              value={confirmText}
-              onChange={({ detail }) => setConfirmText(detail.value)}
-              placeholder={user || undefined}
-              ariaLabel="Type the username to confirm"
-              autoComplete={false}
-              spellcheck={false}
-              disabled={!user}
-            />
-          </FormField>
-          {error && (
-            <Alert type="error" header="The tokens were not revoked">
-              {error}
-            </Alert>
-          )}
-        </SpaceBetween>
-      </form>
-    </Modal>
+      <Alert type="warning">
+        Every token of the user is deleted; this cannot be undone. {deleteNotice(revocationSeconds)}
+      </Alert>
+      <FormField label="Username" description="The user whose tokens are revoked.">
+        <Input value={username} onChange={({ detail }) => setUsername(detail.value)} autoComplete={false} spellcheck={false} />
+      </FormField>
+      <Checkbox checked={includeSystem} onChange={({ detail }) => setIncludeSystem(detail.checked)} description="Service tokens of this user are kept unless this is ticked.">
+        Include system tokens
+      </Checkbox>
+      <FormField
+        label="Confirm the username"
+        description={user ? `To confirm, type "${user}".` : "Enter the username above first, then type it here again."}
+      >
+        <Input
+          value={confirmText}
+          onChange={({ detail }) => setConfirmText(detail.value)}
+          placeholder={user || undefined}
+          ariaLabel="Type the username to confirm"
+          autoComplete={false}
+          spellcheck={false}
+          disabled={!user}
+        />
+      </FormField>
+    </ConfirmModal>
   );
 }
