@@ -58,8 +58,10 @@ function headerCount(page, name) {
   return page.getByRole("columnheader", { name }).count();
 }
 
+// Animations are run to their end first, so that a dialog just opened is
+// shown as it settles, not half faded in.
 async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, animations: "disabled" });
 }
 
 // No serious or critical accessibility violation on the page as it is.
