@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"testing"
 
+	"github.com/llmgw/apitokens/pkg/config"
 	"github.com/llmgw/apitokens/pkg/local/bench"
 	"github.com/llmgw/apitokens/pkg/local/localstack"
 	"github.com/llmgw/apitokens/pkg/local/localstack/stacktest"
@@ -22,20 +24,25 @@ type stack struct {
 }
 
 // startStack starts a local stack; env overrides its environment (for
-// example TOKEN_CACHE_SECONDS). It is closed when b ends.
+// example TOKEN_CACHE_SECONDS). Usage tracking is off unless env turns it
+// on: a figure measures one cost, and the usage write of every model call
+// is figure 10's. It is closed when b ends.
 func startStack(b *testing.B, env map[string]string) *stack {
 	b.Helper()
+	env = maps.Clone(env)
+	if _, ok := env[config.EnvUsageTracking]; !ok {
+		if env == nil {
+			env = map[string]string{}
+		}
+		env[config.EnvUsageTracking] = "false"
+	}
 	s := stacktest.Start(b, "bench", env)
 	st := &stack{Stack: s, client: bench.NewClient(64)}
 	b.Cleanup(func() {
 		// A graceful shutdown waits up to 5 s for a connection that was
-		// opened but never used, longer than the stack waits for its
-		// upstream: close the idle ones first, ours and those of the serve
-		// handler's client (http.DefaultTransport).
+		// opened but never used: close the load's idle ones first (the
+		// stack closes its own to the upstream).
 		st.client.CloseIdleConnections()
-		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			t.CloseIdleConnections()
-		}
 		// Not a failure of the figures, which are already reported.
 		if err := s.Close(); err != nil {
 			progress("warning: closing the local stack: %v", err)
