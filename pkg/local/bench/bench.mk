@@ -2,7 +2,7 @@
 # core, cold start, the serve path, the token API and the console in
 # Chromium. Figures, not pass/fail.
 #
-#   make bench                   every figure, then BENCHMARKS.md (also printed); about 7 minutes
+#   make bench                   every figure, then BENCHMARKS.md (also printed); about 10 minutes
 #   make bench BENCH_COUNT=6     figures 1 and 3 six times each (default 3; six is what benchstat needs for its statistics)
 #   make bench BENCH_WINDOW=5s   shorter load windows for figures 5, 6 and 8 (at least 1s; default 10s)
 #
@@ -36,7 +36,7 @@ BENCH_DEPS   ?= deps web
 # pipefail: a failed benchmark must fail make, not disappear into tee.
 bench: SHELL := /bin/bash
 
-bench: $(BENCH_DEPS) ## measured speed of authorization, cold start, the serve path in both modes and the console; writes BENCHMARKS.md (~7 min)
+bench: $(BENCH_DEPS) ## measured speed of authorization, cold start, the serve path in both modes and the console; writes BENCHMARKS.md (~10 min)
 	@set -eo pipefail; mkdir -p $(BENCH_DIR); start=$$(date +%s); \
 	echo "==> bench 1/4: decision core - figure 1 (pkg/auth) and figure 3 (pkg/local/bench), count $(BENCH_COUNT)"; \
 	: > $(BENCH_DIR)/micro.txt; \

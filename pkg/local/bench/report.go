@@ -657,10 +657,10 @@ func (r *report) figure10() {
 	r.p("slower than the calls (DynamoDB Local here, at about %s writes a second) bounds the throughput instead of",
 		fmtNum(r.get(fmt.Sprintf(nameLimits, "container", "usage", 32), "req/s")*r.get(fmt.Sprintf(nameLimits, "container", "usage", 32), "writes/op"), 0))
 	r.p("piling writes up. That is why the *usage tracking only* rows in `container` mode have a low p50 (most calls")
-	r.p("do not wait) beside a high p99 (those that make their own write) and fewer calls a second. DynamoDB Local (a JVM on the same two cores, serializing its writes) answers a write in")
-	r.p("milliseconds and becomes the bottleneck at concurrency 32, so the added p50 here is mostly its own time; in")
-	r.p("AWS a write from the same region typically takes a few milliseconds and scales with the table. The rows are")
-	r.p("separate stacks measured one after the other.")
+	r.p("do not wait) beside a high p99 (those that make their own write) and fewer calls a second. DynamoDB Local")
+	r.p("(a JVM on the same two cores, serializing its writes) answers a write in milliseconds and becomes the bottleneck")
+	r.p("at concurrency 32, so the added p50 here is mostly its own time; in AWS a write from the same region typically")
+	r.p("takes a few milliseconds and scales with the table. The rows are separate stacks measured one after the other.")
 	r.p("")
 }
 
@@ -668,7 +668,7 @@ func (r *report) howTo() {
 	r.p("## Running and comparing")
 	r.p("")
 	r.p("```sh")
-	r.p("make bench                      # about 7 minutes; writes build/bench/*.txt and this file")
+	r.p("make bench                      # about 10 minutes; writes build/bench/*.txt and this file")
 	r.p("make bench BENCH_COUNT=6        # figures 1 and 3 six times each (default 3), enough samples for benchstat's statistics")
 	r.p("make bench BENCH_WINDOW=5s      # shorter load windows (at least 1s)")
 	r.p("```")
@@ -733,7 +733,7 @@ any), one uncounted warm-up load first.
 
 // Why the goals are missed, from profiles of the code as it is; printed
 // only while a goal is missed.
-const whyCacheHit = `**Why the goal is only just missed (or met, depending on the run).** The cache is keyed by the raw
+const whyCacheHit = `**Why the goal is missed, by a little.** The cache is keyed by the raw
 digest, the token is hashed from a stack buffer, the shape check reads eight characters at a time, and the
 header is found with one map lookup. A CPU profile
 (` + "`go test -bench 'Decision/cred=api-token/cache=hit$' -cpuprofile cpu.out ./pkg/auth`" + `) of what remains
