@@ -111,18 +111,27 @@ func runUsage(t *testing.T, b backend) {
 			t.Fatalf("test clock is %s", got)
 		}
 		ids := map[string]string{
-			"A": e.create(alice, "", `{"name":"alice's"}`).str("tokenUUID"),
-			"B": e.create(bob, "", `{"name":"bob's"}`).str("tokenUUID"),
-			"C": e.create(admin, "carol", `{"name":"carol's"}`).str("tokenUUID"),
-			"D": uuid.NewString(), // alice's, deleted: only its usage is left
+			"D": uuid.NewString(), // alice's, deleted (made before personal usage keys): only its usage is left
 			"E": uuid.NewString(), // erin's, deleted
 		}
+		// X is a token's id, kX the key its usage is kept under (the
+		// user's, for these personal tokens), as the usage report names it.
+		for x, c := range map[string]resp{
+			"A": e.create(alice, "", `{"name":"alice's"}`),
+			"B": e.create(bob, "", `{"name":"bob's"}`),
+			"C": e.create(admin, "carol", `{"name":"carol's"}`),
+		} {
+			ids[x], ids["k"+x] = c.str("tokenUUID"), c.str("usageKey")
+			if ids["k"+x] == "" || ids["k"+x] == ids[x] {
+				t.Fatalf("personal token %s has no usage key of its user: %s", x, c.raw)
+			}
+		}
 		u.seed(
-			usage.Row{TokenUUID: ids["A"], Username: "alice", Day: "2027-01-15", Requests: 3, Errors: 1, PromptTokens: 100, CompletionTokens: 50, CostNanos: 1_500_000},
-			usage.Row{TokenUUID: ids["A"], Username: "alice", Day: "2027-01-10", Requests: 2, PromptTokens: 10, CompletionTokens: 5, CostNanos: 250_000_000},
-			usage.Row{TokenUUID: ids["A"], Username: "alice", Day: "2026-12-01", Requests: 7, PromptTokens: 70, CompletionTokens: 7, CostNanos: 7},
-			usage.Row{TokenUUID: ids["B"], Username: "bob", Day: "2027-01-12", Requests: 10, PromptTokens: 1000, CompletionTokens: 1000, CostNanos: 2_000_000_000},
-			usage.Row{TokenUUID: ids["C"], Username: "carol", Day: "2027-01-03", Requests: 5, PromptTokens: 2000, CostNanos: 251_500_000},
+			usage.Row{TokenUUID: ids["kA"], Username: "alice", Day: "2027-01-15", Requests: 3, Errors: 1, PromptTokens: 100, CompletionTokens: 50, CostNanos: 1_500_000},
+			usage.Row{TokenUUID: ids["kA"], Username: "alice", Day: "2027-01-10", Requests: 2, PromptTokens: 10, CompletionTokens: 5, CostNanos: 250_000_000},
+			usage.Row{TokenUUID: ids["kA"], Username: "alice", Day: "2026-12-01", Requests: 7, PromptTokens: 70, CompletionTokens: 7, CostNanos: 7},
+			usage.Row{TokenUUID: ids["kB"], Username: "bob", Day: "2027-01-12", Requests: 10, PromptTokens: 1000, CompletionTokens: 1000, CostNanos: 2_000_000_000},
+			usage.Row{TokenUUID: ids["kC"], Username: "carol", Day: "2027-01-03", Requests: 5, PromptTokens: 2000, CostNanos: 251_500_000},
 			usage.Row{TokenUUID: ids["D"], Username: "alice", Day: "2027-01-02", Requests: 1, PromptTokens: 1, CompletionTokens: 1},
 			usage.Row{TokenUUID: ids["E"], Username: "erin", Day: "2027-01-04", Requests: 4, PromptTokens: 1500, CompletionTokens: 500, CostNanos: 251_500_000},
 		)
@@ -242,13 +251,13 @@ func runUsage(t *testing.T, b backend) {
 		if got, want := totalsOf(t, users[0]), (totals{10, 0, 1000, 1000, 2000, 2}); got != want {
 			t.Errorf("bob: %+v, want %+v", got, want)
 		}
-		tied := []string{ids["C"], ids["E"]}
+		tied := []string{ids["kC"], ids["E"]}
 		slices.Sort(tied)
-		want := []string{ids["B"], tied[0], tied[1], ids["A"], ids["D"]}
+		want := []string{ids["kB"], tied[0], tied[1], ids["kA"], ids["D"]}
 		var got []string
 		for _, tk := range objects(r.body["tokens"]) {
 			got = append(got, tk["tokenUUID"].(string))
-			if owner := map[string]string{ids["A"]: "alice", ids["B"]: "bob", ids["C"]: "carol", ids["D"]: "alice", ids["E"]: "erin"}[tk["tokenUUID"].(string)]; tk["username"] != owner {
+			if owner := map[string]string{ids["kA"]: "alice", ids["kB"]: "bob", ids["kC"]: "carol", ids["D"]: "alice", ids["E"]: "erin"}[tk["tokenUUID"].(string)]; tk["username"] != owner {
 				t.Errorf("token %v: username %v, want %s", tk["tokenUUID"], tk["username"], owner)
 			}
 		}
@@ -265,7 +274,7 @@ func runUsage(t *testing.T, b backend) {
 		if us := objects(r.body["users"]); len(us) != 1 || us[0]["username"] != "alice" || totalsOf(t, us[0]) != (totals{13, 1, 181, 63, 244, 0.251500007}) {
 			t.Errorf("alice since December: %s", r.raw)
 		}
-		if tks := objects(r.body["tokens"]); len(tks) != 2 || tks[0]["tokenUUID"] != ids["A"] || tks[1]["tokenUUID"] != ids["D"] {
+		if tks := objects(r.body["tokens"]); len(tks) != 2 || tks[0]["tokenUUID"] != ids["kA"] || tks[1]["tokenUUID"] != ids["D"] {
 			t.Errorf("alice's tokens: %s", r.raw)
 		}
 		// The month of to, when only to is given; nothing used: empty lists.

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
+
 	"github.com/llmgw/apitokens/pkg/limits"
 	"github.com/llmgw/apitokens/pkg/schema"
 )
@@ -71,11 +73,27 @@ type Token struct {
 	// Limits are the token's own limits (set by admins); nil when it has
 	// none and the deployment's defaults apply (limits.Policy.Resolve).
 	Limits *limits.Limits
-	// UsageKey is the tokenUUID the token's usage and rate counters are
-	// kept under: the first token of its chain of rotations, so that
-	// rotating a token does not start its limits afresh. "" means its own
-	// UUID (see UsageKeyOf).
+	// UsageKey is the key the token's usage and rate counters are kept
+	// under: PersonalUsageKey of its user for a personal token, and for a
+	// system token the first token of its chain of rotations, so that
+	// rotating (or, for a personal token, deleting and creating again)
+	// does not start its limits afresh. "" means its own UUID (see
+	// UsageKeyOf); personal tokens created before PersonalUsageKey have
+	// that too.
 	UsageKey string
+}
+
+// personalUsageSpace is the UUID namespace of PersonalUsageKey.
+var personalUsageSpace = uuid.MustParse("8f3b1c52-6d1e-4a7b-9e0c-5a2f4d8b7c31")
+
+// PersonalUsageKey is the usage key of every personal (non-system) token
+// of username. A user holds at most one such token at a time; counting
+// them all under one key means that deleting a token and creating another
+// cannot start its rate limits and budgets afresh, as rotating cannot. It
+// is a name-based UUID (version 5) of the username: a token UUID's shape,
+// never any token's own UUID.
+func PersonalUsageKey(username string) string {
+	return uuid.NewSHA1(personalUsageSpace, []byte(username)).String()
 }
 
 // UsageKeyOf is the key t's usage is counted under.

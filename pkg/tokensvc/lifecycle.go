@@ -242,7 +242,7 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 			Token: plain, TokenUUID: fresh.UUID, TokenExpiration: fresh.Expiration, CreatedDate: fresh.CreatedDate,
 			Username: fresh.Username, CreatedBy: fresh.CreatedBy, CreatedVia: fresh.CreatedVia, Name: fresh.Name,
 			Groups: fresh.Groups, IsSystemToken: fresh.IsSystem, RotatedFrom: t.UUID,
-			Limits: fresh.Limits, EffectiveLimits: s.effective(fresh.Limits, fresh.Groups),
+			Limits: fresh.Limits, EffectiveLimits: s.effective(fresh.Limits, fresh.Groups), UsageKey: usageKeyView(fresh),
 		},
 		PreviousTokenExpiration: retired.Expiration,
 	}, nil

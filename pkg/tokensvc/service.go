@@ -111,6 +111,11 @@ type Created struct {
 	// if none does.
 	Limits          *limits.Limits `json:"limits,omitempty"`
 	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
+	// UsageKey is the key its usage is counted under, as the usage
+	// report's tokenUUID names it, when that is not its own UUID: the
+	// user's key for a personal token, the first of its rotations for a
+	// system token.
+	UsageKey string `json:"usageKey,omitempty"`
 }
 
 // LogValue keeps the secret out of structured logs even if a Created is
@@ -149,6 +154,11 @@ type View struct {
 	// legacy items).
 	Limits          *limits.Limits `json:"limits,omitempty"`
 	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
+	// UsageKey is the key its usage is counted under, as the usage
+	// report's tokenUUID names it, when that is not its own UUID: the
+	// user's key for a personal token, the first of its rotations for a
+	// system token.
+	UsageKey string `json:"usageKey,omitempty"`
 }
 
 // Values of View.Status. A disabled token is "disabled" whatever its
@@ -246,6 +256,9 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 		}
 	}
 	t.Limits = own
+	if !t.IsSystem {
+		t.UsageKey = store.PersonalUsageKey(t.Username)
+	}
 	var ceiling int64 // the latest expiry allowed by the caller's credential; 0 = none
 	if byToken {
 		ceiling = caller.ExpiresAt
@@ -279,7 +292,7 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 	return Created{
 		Token: plain, TokenUUID: t.UUID, TokenExpiration: t.Expiration, CreatedDate: t.CreatedDate,
 		Username: t.Username, CreatedBy: t.CreatedBy, CreatedVia: t.CreatedVia, Name: t.Name, Groups: t.Groups, IsSystemToken: t.IsSystem,
-		Limits: t.Limits, EffectiveLimits: s.effective(t.Limits, t.Groups),
+		Limits: t.Limits, EffectiveLimits: s.effective(t.Limits, t.Groups), UsageKey: usageKeyView(t),
 	}, nil
 }
 
@@ -485,7 +498,15 @@ func (s *Service) view(t store.Token, now int64) View {
 		IsLegacy:        t.Legacy,
 		Limits:          limitsOrNil(t.Limits),
 		EffectiveLimits: effectiveOf(s, t),
+		UsageKey:        usageKeyView(t),
 	}
+}
+
+func usageKeyView(t store.Token) string {
+	if k := store.UsageKeyOf(t); !t.Legacy && k != t.UUID {
+		return k
+	}
+	return ""
 }
 
 func limitsOrNil(l *limits.Limits) *limits.Limits {

@@ -149,3 +149,49 @@ func waitUsage(t *testing.T, c *client, admin, id string, requests int64) map[st
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLimitsOutliveAToken: a user who deletes their token and creates a
+// new one goes on counting where the old one was, so a limit (here the
+// deployment's default, 2 calls a minute) cannot be started afresh that
+// way; a system token of the same user is counted apart.
+func TestLimitsOutliveAToken(t *testing.T) {
+	s := startStack(t, map[string]string{config.EnvTokenCacheSeconds: "10", config.EnvDefaultTokenLimits: `{"requestsPerMinute":2}`})
+	c := newClient(t, s)
+	admin := c.jwt("admin", "lisa-admins", "lisa-users")
+	user := uniqueName(t)
+	userJWT := c.jwt(user, "lisa-users", "lisa-api-users")
+	chatBody := `{"model":"` + devupstream.ModelEcho + `","messages":[{"role":"user","content":"count me"}]}`
+	if sec := time.Now().UTC().Second(); sec > 45 {
+		time.Sleep(time.Duration(61-sec) * time.Second)
+	}
+
+	first := c.want(c.do("POST", "/api-tokens/", `{"name":"first"}`, bearer(userJWT)...), 201)
+	for range 2 {
+		c.want(c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(first.str("token"))...), 200)
+	}
+	c.want(c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(first.str("token"))...), 429)
+	c.want(c.do("DELETE", "/api-tokens/"+first.str("tokenUUID"), "", bearer(userJWT)...), 200)
+
+	second := c.want(c.do("POST", "/api-tokens/", `{"name":"second"}`, bearer(userJWT)...), 201)
+	if second.str("usageKey") == "" || second.str("usageKey") != first.str("usageKey") {
+		t.Fatalf("usage keys %q then %q, want one key for the user", first.str("usageKey"), second.str("usageKey"))
+	}
+	a := c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(second.str("token"))...)
+	if a.status != 429 || a.header.Get("X-Ratelimit-Remaining-Requests") != "0" {
+		t.Fatalf("the new token's first call: %d %s, want 429 (the deleted token used the minute's 2)", a.status, a.raw)
+	}
+	if tot := waitUsage(t, c, userJWT, second.str("tokenUUID"), 2); int64(tot["requests"].(float64)) != 2 {
+		t.Errorf("the new token's usage does not carry the deleted one's: %v", tot)
+	}
+	// The admin report names the user's key; the token list carries it.
+	report := c.want(c.do("GET", "/api-token-usage?username="+user, "", bearer(admin)...), 200)
+	if tks, _ := report.body["tokens"].([]any); len(tks) != 1 || tks[0].(map[string]any)["tokenUUID"] != second.str("usageKey") {
+		t.Errorf("usage report: %s", report.raw)
+	}
+
+	sys := c.want(c.do("POST", "/api-tokens/"+user, `{"name":"ci","groups":["lisa-users"],"isSystemToken":true}`, bearer(admin)...), 201)
+	if sys.str("usageKey") != "" {
+		t.Errorf("a system token's usage key %q, want none but its own id", sys.str("usageKey"))
+	}
+	c.want(c.do("POST", "/v2/serve/chat/completions", chatBody, bearer(sys.str("token"))...), 200)
+}
