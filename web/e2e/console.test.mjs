@@ -847,6 +847,8 @@ test("usage: the admin usage overview lists the user, top consumers first", asyn
     assert.deepEqual(shown.slice(0, 5), o.body.users.slice(0, 5).map((u) => u.username), "top consumers first, as the API ranks them");
     const tokens = page.getByRole("table", { name: "Top tokens" });
     await tokens.locator("tbody tr").filter({ hasText: user }).first().waitFor();
+    // Named from the token list, which the page loads itself.
+    await tokens.locator("tbody tr").filter({ hasText: "usage overview service" }).first().waitFor();
     assert.ok((await page.locator('[aria-label="Model tokens of the top 10 users"]').count()) > 0, "the chart is there");
     await shot(page, "usage-overview");
     await checkAccessibility(page, "the usage overview");

@@ -180,6 +180,11 @@ function SignedIn({ config, userManager, signIn }: AppProps & { signIn: () => vo
   useEffect(() => {
     if (route === ROUTES.home) navigate(home);
   }, [route, home]);
+  // The usage overview names tokens from the token list: load it there too.
+  const { ensureLoaded } = store;
+  useEffect(() => {
+    if (route === ROUTES.usage && roles.isAdmin) ensureLoaded();
+  }, [route, roles.isAdmin, ensureLoaded]);
 
   let content: React.ReactNode;
   const adminOnly = isAdminOnly(route);

@@ -32,6 +32,12 @@ export interface TokenItem {
   limits?: Limits;
   /** The limits that apply (own, else group, else default); older servers send none. */
   effectiveLimits?: Limits;
+  /**
+   * The key its usage is counted under, as the usage report names it, when
+   * not its own tokenUUID: one per user for personal tokens, the first of its
+   * rotations for a system token.
+   */
+  usageKey?: string;
 }
 
 /** The status the API reports for a token. */

@@ -212,6 +212,19 @@ describe("UsagePage", () => {
     expect(call.query.get("username")).toBeNull();
   });
 
+  it("names a token whose usage is kept under its user's key", async () => {
+    const key = "00000000-0000-5000-8000-0000000000aa";
+    const adams = { ...TOKEN, tokenUUID: "00000000-0000-4000-8000-0000000000bb", name: "adam's laptop", username: "adam", usageKey: key };
+    const retired = { ...adams, tokenUUID: "00000000-0000-4000-8000-0000000000cc", name: "adam's old laptop", rotatedTo: adams.tokenUUID };
+    const body = { ...OVERVIEW, tokens: [OVERVIEW.tokens[0], { ...OVERVIEW.tokens[1], tokenUUID: key }] };
+    const fake = fakeApi({ "GET /api-token-usage": { status: 200, body } });
+    renderWith(session(fake.api, true), <UsagePage rows={toRows([TOKEN, adams, retired])} />);
+    const tokens = await screen.findByRole("table", { name: "Top tokens" });
+    await within(tokens).findByText("adam's laptop"); // the live one, not the one in its grace period
+    expect(within(tokens).queryByText(key)).toBeNull();
+    expect(within(tokens).queryByText("adam's old laptop")).toBeNull();
+  });
+
   it("asks for one user's usage", async () => {
     const fake = fakeApi({ "GET /api-token-usage": { status: 200, body: OVERVIEW } });
     renderWith(session(fake.api, true), <UsagePage />);

@@ -94,7 +94,18 @@ export default function UsagePage({ rows = [] }: UsagePageProps) {
     void load();
   }, [load]);
 
-  const names = useMemo(() => new Map(rows.map((r) => [r.tokenUUID, r.name])), [rows]);
+  // The report names a token by the key its usage is kept under: a live
+  // token's own id, or the key it carries (a user's personal tokens share
+  // one, so that usage goes on across a delete and a new token).
+  const names = useMemo(() => {
+    const m = new Map<string, string>();
+    for (const r of rows) {
+      m.set(r.tokenUUID, r.name);
+      // A token still in its grace period shares the key of its successor: the successor names it.
+      if (r.usageKey && (!r.rotatedTo || !m.has(r.usageKey))) m.set(r.usageKey, r.name);
+    }
+    return m;
+  }, [rows]);
   // The API's order is kept: top consumers first.
   const users: UserUsage[] = useMemo(() => (data?.users ?? []).map((u) => ({ ...normalizeTotals(u), username: u.username })), [data]);
   const tokens: TokenUsageTotals[] = useMemo(
