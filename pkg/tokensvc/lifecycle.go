@@ -237,15 +237,7 @@ func (s *Service) Rotate(ctx context.Context, caller auth.Principal, id string, 
 	}
 	s.logger.InfoContext(ctx, "token rotated", slog.String("tokenUUID", t.UUID), slog.String("rotatedTo", fresh.UUID),
 		slog.String("username", t.Username), slog.String("rotatedBy", caller.Username), slog.Int64("previousTokenExpiration", retired.Expiration))
-	return Rotated{
-		Created: Created{
-			Token: plain, TokenUUID: fresh.UUID, TokenExpiration: fresh.Expiration, CreatedDate: fresh.CreatedDate,
-			Username: fresh.Username, CreatedBy: fresh.CreatedBy, CreatedVia: fresh.CreatedVia, Name: fresh.Name,
-			Groups: fresh.Groups, IsSystemToken: fresh.IsSystem, RotatedFrom: t.UUID,
-			Limits: fresh.Limits, EffectiveLimits: s.effective(fresh.Limits, fresh.Groups), UsageKey: usageKeyView(fresh),
-		},
-		PreviousTokenExpiration: retired.Expiration,
-	}, nil
+	return Rotated{Created: s.created(fresh, plain), PreviousTokenExpiration: retired.Expiration}, nil
 }
 
 // outranks reports the first of groups that caller does not hold, when

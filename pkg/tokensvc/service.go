@@ -111,10 +111,7 @@ type Created struct {
 	// if none does.
 	Limits          *limits.Limits `json:"limits,omitempty"`
 	EffectiveLimits *limits.Limits `json:"effectiveLimits,omitempty"`
-	// UsageKey is the key its usage is counted under, as the usage
-	// report's tokenUUID names it, when that is not its own UUID: the
-	// user's key for a personal token, the first of its rotations for a
-	// system token.
+	// UsageKey is as on View.
 	UsageKey string `json:"usageKey,omitempty"`
 }
 
@@ -289,11 +286,17 @@ func (s *Service) Create(ctx context.Context, caller auth.Principal, forUser str
 		slog.String("tokenUUID", t.UUID), slog.String("username", t.Username),
 		slog.String("createdBy", t.CreatedBy), slog.String("createdVia", t.CreatedVia), slog.Bool("isSystemToken", t.IsSystem),
 		slog.Int64("tokenExpiration", t.Expiration))
+	return s.created(t, plain), nil
+}
+
+// created is the answer to a create or a rotation that made t, whose
+// secret is plain.
+func (s *Service) created(t store.Token, plain string) Created {
 	return Created{
 		Token: plain, TokenUUID: t.UUID, TokenExpiration: t.Expiration, CreatedDate: t.CreatedDate,
 		Username: t.Username, CreatedBy: t.CreatedBy, CreatedVia: t.CreatedVia, Name: t.Name, Groups: t.Groups, IsSystemToken: t.IsSystem,
-		Limits: t.Limits, EffectiveLimits: s.effective(t.Limits, t.Groups), UsageKey: usageKeyView(t),
-	}, nil
+		RotatedFrom: t.RotatedFrom, Limits: t.Limits, EffectiveLimits: s.effective(t.Limits, t.Groups), UsageKey: usageKeyView(t),
+	}
 }
 
 // createdVia names how caller authenticated: "jwt", or the tokenUUID of
@@ -502,9 +505,11 @@ func (s *Service) view(t store.Token, now int64) View {
 	}
 }
 
+// usageKeyView is t's usage key as views show it: only when it is not
+// t's own UUID.
 func usageKeyView(t store.Token) string {
-	if k := store.UsageKeyOf(t); !t.Legacy && k != t.UUID {
-		return k
+	if t.UsageKey != t.UUID {
+		return t.UsageKey
 	}
 	return ""
 }
